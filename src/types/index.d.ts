@@ -1,0 +1,12 @@
+/** The typed Prosody API, one file per Prosody component. */
+export type * from "./events";
+export type * from "./jid";
+export type * from "./libraries";
+export type * from "./mod_invites";
+export type * from "./moduleapi";
+export type * from "./prosody";
+export type * from "./rostermanager";
+export type * from "./session";
+export type * from "./stanza";
+export type * from "./storage";
+export type * from "./usermanager";

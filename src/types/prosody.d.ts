@@ -1,0 +1,18 @@
+/**
+ * The `prosody` global: process-wide state
+ * (/usr/lib/prosody/util/startup.lua, core/stanza_router.lua).
+ */
+import type { BareSession, HostSession, Session } from "./session";
+import type { Stanza } from "./stanza";
+
+export interface ProsodyGlobal {
+	/** "prosody" in the server, "prosodyctl" under prosodyctl. */
+	readonly process_type?: string;
+	readonly version?: string;
+	readonly hosts: LuaTable<string, HostSession>;
+	/** Local users with at least one session, by bare JID. */
+	readonly bare_sessions: LuaTable<string, BareSession>;
+	readonly full_sessions: LuaTable<string, Session>;
+	/** Routes a stanza; `preevents` fires pre-* events as for client stanzas. */
+	core_post_stanza(this: void, origin: Session | HostSession, stanza: Stanza, preevents?: boolean): void;
+}

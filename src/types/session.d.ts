@@ -1,0 +1,59 @@
+/**
+ * Sessions: the tables Prosody keeps for each connection
+ * (/usr/lib/prosody/core/sessionmanager.lua, modules/mod_c2s.lua).
+ */
+import type { Roster } from "./rostermanager";
+import type { Stanza } from "./stanza";
+import type { ValidInvite } from "./mod_invites";
+import type { LogLevel } from "./moduleapi";
+
+/** c2s_unauthed → (SASL) → c2s_unbound → (bind) → c2s. */
+export type SessionType =
+	| "c2s_unauthed"
+	| "c2s_unbound"
+	| "c2s"
+	| "c2s_destroyed"
+	| "s2sin_unauthed"
+	| "s2sin"
+	| "s2sout_unauthed"
+	| "s2sout"
+	| "component"
+	| "local";
+
+export interface Session {
+	type: SessionType;
+	host?: string;
+	/** True once the stream is encrypted (TLS). */
+	secure?: boolean;
+	ip?: string;
+	username?: string;
+	resource?: string;
+	full_jid?: string;
+	/** Set (through the metatable) once the session has been destroyed and retired. */
+	readonly destroyed?: boolean;
+	/** The client's current available presence, when it sent one. */
+	presence?: Stanza;
+	/** True when the client requested its roster (receives roster pushes). */
+	interested?: boolean;
+	roster?: Roster;
+	/** The invite this session presented with `<preauth/>` (read by other invite modules too). */
+	validated_invite?: ValidInvite;
+	send(this: void, data: Stanza | string): boolean | void;
+	log(this: void, level: LogLevel, message: string, ...args: unknown[]): void;
+	close(reason?: string | { condition: string; text?: string }): void;
+}
+
+/** hosts[host]: a virtual host. */
+export interface HostSession {
+	readonly type: "local" | "component";
+	readonly host: string;
+	/** Local users with at least one session, by username. */
+	readonly sessions: LuaTable<string, BareSession>;
+	send(this: void, stanza: Stanza): void;
+}
+
+/** All sessions of one local user (prosody.bare_sessions[user@host]). */
+export interface BareSession {
+	readonly sessions: LuaTable<string, Session>;
+	roster?: Roster;
+}
