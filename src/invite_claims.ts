@@ -1,0 +1,91 @@
+/**
+ * One registration at a time per single-use invite.
+ *
+ * Between user-registering (where the invite is checked) and user-registered
+ * (where it is used), mod_register_ibr creates the account, and storage may
+ * let other sessions run meanwhile. Two sessions that presented the same
+ * token could then both pass the check and both create an account. So the
+ * registration that passes the check claims the invite — in the same step,
+ * without yielding — and the claim is released once the invite has been
+ * used, or once its holder is gone.
+ */
+import type { Session } from "./types/session";
+
+interface Claim {
+	/** The registering session, for in-band registration. */
+	readonly session?: Session;
+	/** The event of a registration without a session (web registration). */
+	readonly event?: object;
+	/** For claims without a session: when they lapse. */
+	readonly expires: number;
+}
+
+/**
+ * How long a registration without a session may hold an invite: those
+ * cannot be seen to end, so their claim lapses.
+ */
+const SESSIONLESS_CLAIM_SECONDS = 300;
+
+const claims = new LuaTable<string, Claim>();
+
+/** Single-use tokens that were used but might still be in storage. */
+const burned = new LuaTable<string, true>();
+
+/** A claim lapses when its session has closed or authenticated, or (without session) after a while. */
+function is_held(claim: Claim): boolean {
+	const session = claim.session;
+	if (session !== undefined) {
+		return session.destroyed !== true && session.type === "c2s_unauthed";
+	}
+	return os.time() < claim.expires;
+}
+
+/**
+ * Claims `token` for this registration. False when another live
+ * registration holds it, or when it was burned.
+ */
+export function claim_invite(token: string, session: Session | undefined, event: object): boolean {
+	if (burned.has(token)) {
+		return false;
+	}
+	const current = claims.get(token);
+	if (current !== undefined && is_held(current)) {
+		const same = session !== undefined ? current.session === session : current.event === event;
+		if (!same) {
+			return false;
+		}
+	}
+	if (session !== undefined) {
+		claims.set(token, { session, expires: 0 });
+	} else {
+		claims.set(token, { event, expires: os.time() + SESSIONLESS_CLAIM_SECONDS });
+	}
+	return true;
+}
+
+/** Ends the claim on `token` (the invite was used, or the registration gave up on it). */
+export function release_invite(token: string): void {
+	claims.delete(token);
+}
+
+/** Ends any claim `session` holds on a token other than `token` (it presented a new invite). */
+export function release_other_claims(session: Session, token: string): void {
+	for (const [claimed, claim] of claims) {
+		if (claim.session === session && claimed !== token) {
+			claims.delete(claimed);
+		}
+	}
+}
+
+/**
+ * Refuses `token` for the rest of this process: it was used, but storage
+ * might still hold it.
+ */
+export function burn_invite(token: string): void {
+	burned.set(token, true);
+	claims.delete(token);
+}
+
+export function is_burned(token: string): boolean {
+	return burned.has(token);
+}

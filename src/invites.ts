@@ -1,0 +1,135 @@
+/**
+ * Calls into mod_invites, protected: a Lua error raised by mod_invites or by
+ * its storage is logged and reported as "internal-error", never thrown
+ * through one of our hooks.
+ */
+import { redact } from "./tokens";
+import type { InviteError, InviteRecord, ModInvites, ValidInvite } from "./types/mod_invites";
+
+/** Why an invite cannot be used: mod_invites' own reasons, or a failure to ask it. */
+export type InviteProblem = InviteError | "internal-error";
+
+type Checked<T> = LuaMultiReturn<[T] | [undefined, InviteProblem]>;
+
+function failed(what: string, token: string, err: unknown): LuaMultiReturn<[undefined, InviteProblem]> {
+	module.log("error", "mod_invites failed to %s (token %s): %s", what, redact(token), err);
+	return $multi(undefined, "internal-error");
+}
+
+/** An invite valid for account registration (what `<preauth/>` presents). */
+export function get_account_invite(invites: ModInvites | undefined, token: string): Checked<ValidInvite> {
+	if (invites === undefined) {
+		return failed("check an invite (mod_invites is not loaded)", token, "no mod_invites");
+	}
+	const [ok, invite, err] = protected_call(invites.get, token, undefined);
+	if (!ok) {
+		return failed("check an invite", token, invite);
+	}
+	if (invite === undefined) {
+		return $multi(undefined, err);
+	}
+	return $multi(invite);
+}
+
+/**
+ * The stored record of an account invite, read afresh: whether it is still
+ * valid (not used, not expired, not revoked) and for which username.
+ */
+export function get_account_invite_record(invites: ModInvites | undefined, token: string): Checked<InviteRecord> {
+	if (invites === undefined) {
+		return failed("read an invite (mod_invites is not loaded)", token, "no mod_invites");
+	}
+	const [ok, record, err] = protected_call(invites.get_account_invite_info, token);
+	if (!ok) {
+		return failed("read an invite", token, record);
+	}
+	if (record === undefined) {
+		return $multi(undefined, err);
+	}
+	return $multi(record);
+}
+
+/** The user store of mod_invites: token → expiry time of the user's contact invites. */
+function contact_invite_store() {
+	return module.open_store<number>("invite_token", "map");
+}
+
+function use_contact_invite(this: ValidInvite): boolean {
+	const store = contact_invite_store();
+	store.set(this.username, this.token, undefined);
+	store.set(undefined, this.token, undefined);
+	return true;
+}
+
+/**
+ * What 13's mod_invites returns for a contact invite made without
+ * registration rights, which 0.12.3's `get` fails on with a Lua error
+ * (it reads `token_info.reusable` when there is no token_info).
+ */
+function get_contact_invite_from_store(token: string, username: string): ValidInvite | InviteError {
+	const [expires] = contact_invite_store().get(username, token);
+	if (expires === undefined) {
+		return "token-invalid";
+	}
+	if (os.time() > expires) {
+		return "token-expired";
+	}
+	return {
+		token,
+		username,
+		type: "roster",
+		uri: `xmpp:${username}@${module.host}?roster;preauth=${token}`,
+		reusable: false,
+		use: use_contact_invite,
+	};
+}
+
+/** An invite valid for subscribing to the local user `username` (XEP-0379). */
+export function get_contact_invite(invites: ModInvites | undefined, token: string, username: string): Checked<ValidInvite> {
+	if (invites === undefined) {
+		return failed("check a contact invite (mod_invites is not loaded)", token, "no mod_invites");
+	}
+	const [ok, invite, err] = protected_call(invites.get, token, username);
+	if (ok) {
+		if (invite === undefined) {
+			return $multi(undefined, err);
+		}
+		return $multi(invite);
+	}
+	module.log("debug", "mod_invites could not check contact invite %s (%s), reading its store", redact(token), invite);
+	const [read, fallback] = pcall(get_contact_invite_from_store, token, username);
+	if (!read) {
+		return failed("check a contact invite", token, fallback);
+	}
+	if (typeof fallback === "string") {
+		return $multi(undefined, fallback);
+	}
+	return $multi(fallback);
+}
+
+function call_use(invite: ValidInvite): boolean {
+	return invite.use();
+}
+
+/**
+ * Marks an invite used. Returns false when it may still be usable: `use`
+ * raised an error, or a single-use invite can still be found afterwards
+ * (mod_invites ignores storage errors when it deletes one).
+ */
+export function use_invite(invites: ModInvites | undefined, invite: ValidInvite): boolean {
+	const [ok, err] = pcall(call_use, invite);
+	if (!ok) {
+		module.log("error", "mod_invites failed to mark invite %s used: %s", redact(invite.token), err);
+		return false;
+	}
+	if (invite.reusable) {
+		return true;
+	}
+	if (invite.username !== undefined && invite.inviter === undefined) {
+		// A contact invite presented with a subscription request (XEP-0379).
+		const [still_valid, problem] = get_contact_invite(invites, invite.token, invite.username);
+		return still_valid === undefined && problem !== "internal-error";
+	}
+	const [still_valid, problem] = get_account_invite_record(invites, invite.token);
+	return still_valid === undefined && problem !== "internal-error";
+}

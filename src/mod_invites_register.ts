@@ -1,0 +1,116 @@
+/**
+ * mod_invites_register: account registration with invites made by
+ * mod_invites, for Prosody 0.12 and 13.
+ *
+ * Read top to bottom: options, dependencies, then the hooks in the order a
+ * client meets them — stream features, <preauth/>, registering, registered,
+ * password reset — and XEP-0379 subscription requests last.
+ *
+ * No Lua error escapes a hook: each handler runs protected, and a failure
+ * is logged and answered as an XMPP error (or leaves the stanza to the
+ * normal path).
+ */
+import { handle_preauth_iq } from "./preauth";
+import { st } from "./prosody_require";
+import { check_registration, complete_password_reset, complete_registration } from "./registration";
+import { approve_preauth_subscription } from "./roster_subscriptions";
+import type { ModInvites } from "./types/mod_invites";
+
+// Options. A value Prosody does not understand (it logs an error) falls
+// back to the safe default instead of reading as false.
+const require_encryption =
+	module.get_option_boolean("c2s_require_encryption", module.get_option_boolean("require_encryption", true)) ?? true;
+const invite_only = module.get_option_boolean("registration_invite_only", true) ?? true;
+
+// Dependencies: only in the server, not when prosodyctl loads the module.
+let invites: ModInvites | undefined;
+if (prosody.process_type === "prosody") {
+	invites = module.depends("invites");
+	if (invite_only) {
+		module.depends("register_ibr");
+	}
+}
+
+// Stream features: tell clients that are not signed in that registration
+// with an invite token is possible.
+const legacy_invite_feature = st.stanza("register", { xmlns: "urn:xmpp:invite" });
+const invite_feature = st.stanza("register", { xmlns: "urn:xmpp:ibr-token:0" });
+module.hook("stream-features", (event) => {
+	const session = event.origin;
+	if (session.type !== "c2s_unauthed" || (require_encryption && !session.secure)) {
+		return;
+	}
+	event.features.add_child(legacy_invite_feature);
+	event.features.add_child(invite_feature);
+});
+
+// A client presents an invite token before registering.
+module.hook("stanza/iq/urn:xmpp:pars:0:preauth", (event) => {
+	const [ok, err] = pcall(handle_preauth_iq, invites, event);
+	if (!ok) {
+		module.log("error", "Could not handle an invite token: %s", err);
+		const stanza = event.stanza;
+		if (stanza.attr.type === "set" || stanza.attr.type === "get") {
+			event.origin.send(st.error_reply(stanza, "wait", "internal-server-error", "The invite token could not be checked, please try again later"));
+		}
+	}
+	return true;
+});
+
+// Registration attempt: allowed with a valid invite (or without, when not
+// invite-only). Runs after other modules' checks, so that an invite is not
+// claimed by a registration they refuse.
+module.hook(
+	"user-registering",
+	(event) => {
+		const [ok, err] = pcall(check_registration, invites, invite_only, event);
+		if (!ok) {
+			module.log("error", "Could not check the registration of %s: %s", event.username, err);
+			event.allowed = false;
+			event.error = { type: "wait", condition: "internal-server-error", text: "The invite could not be checked, please try again later" };
+			event.reason = event.error.text;
+		}
+	},
+	-10,
+);
+
+// Registration succeeded: use the invite and apply what it carries.
+module.hook("user-registered", (event) => {
+	const [ok, err] = pcall(complete_registration, invites, event);
+	if (!ok) {
+		module.log("error", "Could not complete the registration of %s with its invite: %s", event.username, err);
+	}
+});
+
+// An invite reset the password of an existing account: use it.
+module.hook("user-password-reset", (event) => {
+	const [ok, err] = pcall(complete_password_reset, invites, event);
+	if (!ok) {
+		module.log("error", "Could not use the invite that reset the password of %s: %s", event.username, err);
+	}
+});
+
+// XEP-0379: subscription requests that carry a token issued by the user
+// are approved as if the user had approved them. Every presence to a local
+// user passes here, so anything else returns at the first check. Priority
+// 1: before mod_presence, which handles the rest.
+module.hook(
+	"presence/bare",
+	(event) => {
+		const stanza = event.stanza;
+		if (stanza.attr.type !== "subscribe") {
+			return;
+		}
+		const token = stanza.get_child("preauth", "urn:xmpp:pars:0")?.attr.token;
+		if (token === undefined) {
+			return;
+		}
+		const [ok, handled] = pcall(approve_preauth_subscription, invites, event, token);
+		if (!ok) {
+			module.log("error", "Could not handle a pre-authenticated subscription request: %s", handled);
+			return;
+		}
+		return handled;
+	},
+	1,
+);

@@ -1,0 +1,184 @@
+/**
+ * Account registration with an invite: what user-registering allows, and
+ * what user-registered and user-password-reset do with the invite.
+ */
+import { claim_invite, burn_invite, is_burned, release_invite } from "./invite_claims";
+import { get_account_invite_record, use_invite, type InviteProblem } from "./invites";
+import { jid, usermanager } from "./prosody_require";
+import { apply_invite_roles } from "./roles";
+import { add_to_invite_groups } from "./groups";
+import { subscribe_both } from "./roster_subscriptions";
+import { redact } from "./tokens";
+import type { RegistrationError, UserRegisteredEvent, UserRegisteringEvent } from "./types/events";
+import type { InviteRecord, ModInvites, ValidInvite } from "./types/mod_invites";
+import type { StanzaErrorCondition, StanzaErrorType } from "./types/stanza";
+
+function refuse(event: UserRegisteringEvent, type: StanzaErrorType, condition: StanzaErrorCondition, text: string): void {
+	const error: RegistrationError = { type, condition, text };
+	event.allowed = false;
+	event.error = error;
+	event.reason = text; // for modules that read the pre-util.error field
+	module.log("debug", "Refusing registration of %s: %s", event.username, text);
+}
+
+function refuse_invite(event: UserRegisteringEvent, problem: InviteProblem): void {
+	if (problem === "internal-error") {
+		refuse(event, "wait", "internal-server-error", "The invite could not be checked, please try again later");
+	} else if (problem === "token-expired") {
+		refuse(event, "cancel", "forbidden", "The invite has expired");
+	} else {
+		refuse(event, "cancel", "forbidden", "The invite is invalid or has already been used");
+	}
+}
+
+/** The invite presented for this registration: with <preauth/> on the session, or by a web registration. */
+function presented_invite(event: { readonly validated_invite?: ValidInvite; readonly session?: { validated_invite?: ValidInvite } }): ValidInvite | undefined {
+	return event.validated_invite ?? event.session?.validated_invite;
+}
+
+/** A username as mod_register_ibr compares it (nodeprep), or as given when it cannot be prepared. */
+function normalise_username(username: string, host: string): string {
+	return jid.node(jid.prep(`${username}@${host}`) ?? "") ?? username;
+}
+
+/**
+ * The only username this invite may be used for: the account a reset invite
+ * resets, or the username an account invite was made for (its JID has a node).
+ */
+function bound_username(record: InviteRecord, host: string): string | undefined {
+	const reset_username = record.additional_data?.allow_reset;
+	if (reset_username !== undefined) {
+		return normalise_username(reset_username, host);
+	}
+	if (record.type !== "register") {
+		return undefined; // a contact invite's JID is the inviter's
+	}
+	const [node] = jid.split(record.jid);
+	return node !== undefined ? normalise_username(node, host) : undefined;
+}
+
+/**
+ * user-registering: without an invite, registration is refused in
+ * invite-only mode. With one, the invite must still be valid, must be for
+ * this username (or reset this account), and must not be in use by another
+ * registration.
+ */
+export function check_registration(invites: ModInvites | undefined, invite_only: boolean, event: UserRegisteringEvent): void {
+	if (event.allowed === false) {
+		return; // already refused by another module
+	}
+	const invite = presented_invite(event);
+	if (invite === undefined) {
+		if (invite_only) {
+			refuse(event, "cancel", "forbidden", "Registration on this server is through invitation only");
+		}
+		return;
+	}
+	const token = invite.token;
+	const username = event.username;
+	if (is_burned(token)) {
+		refuse_invite(event, "token-invalid");
+		return;
+	}
+
+	// The invite may have been used, revoked or have expired since <preauth/>.
+	const [record, problem] = get_account_invite_record(invites, token);
+	if (record === undefined) {
+		refuse_invite(event, problem);
+		return;
+	}
+
+	const is_reset = record.additional_data?.allow_reset !== undefined;
+	const for_username = bound_username(record, event.host);
+	if (for_username !== undefined && for_username !== username) {
+		const what = is_reset ? "can only reset the password of" : "is only valid for the username";
+		refuse(event, "modify", "not-acceptable", `This invite ${what} '${for_username}'`);
+		return;
+	}
+
+	const [checked, exists] = pcall(usermanager.user_exists, username, event.host);
+	if (!checked) {
+		module.log("error", "Could not check whether account %s exists: %s", username, exists);
+		refuse(event, "wait", "internal-server-error", "The account could not be checked, please try again later");
+		return;
+	}
+	if (is_reset) {
+		if (!exists) {
+			// A reset invite never creates an account.
+			refuse(event, "cancel", "item-not-found", `There is no account '${username}' to reset`);
+			return;
+		}
+		event.allow_reset = username;
+	} else if (exists) {
+		// mod_register_ibr would refuse too; refusing here keeps the invite unclaimed.
+		refuse(event, "cancel", "conflict", "The requested username already exists.");
+		return;
+	}
+
+	// Nothing may yield from here to the claim: it is what makes the check above hold.
+	if (!record.reusable && !claim_invite(token, event.session, event)) {
+		refuse(event, "wait", "resource-constraint", "This invite is being used by another registration, please try again later");
+		return;
+	}
+	module.log("debug", "Allowing registration of %s with invite %s", username, redact(token));
+}
+
+/**
+ * Uses the invite once the registration it allowed has succeeded, and lets
+ * other registrations have it if it is reusable. A single-use invite that
+ * might still be in storage is refused for the rest of this process.
+ */
+function consume(invites: ModInvites | undefined, invite: ValidInvite, username: string): void {
+	if (use_invite(invites, invite)) {
+		release_invite(invite.token);
+		return;
+	}
+	burn_invite(invite.token);
+	module.log("error", "Invite %s used by %s may still be valid in storage; it is refused until Prosody restarts. Delete it (prosodyctl shell: invite delete)", redact(invite.token), username);
+}
+
+/**
+ * user-registered: use the invite, then apply what it carries: mutual
+ * subscription with the inviter, roles and groups. Each step is protected
+ * and logged on its own, so one failure does not cancel the others.
+ */
+export function complete_registration(invites: ModInvites | undefined, event: UserRegisteredEvent): void {
+	const invite = presented_invite(event);
+	if (invite === undefined) {
+		return;
+	}
+	const username = event.username;
+	const host = module.host;
+	consume(invites, invite, username);
+
+	const inviter = invite.inviter;
+	if (inviter !== undefined) {
+		const [ok, err] = pcall(subscribe_both, host, inviter, username);
+		if (!ok) {
+			module.log("error", "Could not subscribe %s and their inviter %s to each other: %s", username, inviter, err);
+		}
+	}
+
+	const data = invite.additional_data;
+	if (data?.roles !== undefined) {
+		const [ok, err] = pcall(apply_invite_roles, username, host, data.roles);
+		if (!ok) {
+			module.log("error", "Could not give %s the roles of their invite: %s", username, err);
+		}
+	}
+	if (data?.groups !== undefined) {
+		const [ok, err] = pcall(add_to_invite_groups, username, data.groups);
+		if (!ok) {
+			module.log("error", "Could not add %s to the groups of their invite: %s", username, err);
+		}
+	}
+}
+
+/** user-password-reset: an invite reset the password of an existing account; use it. */
+export function complete_password_reset(invites: ModInvites | undefined, event: UserRegisteringEvent): void {
+	const invite = presented_invite(event);
+	if (invite === undefined) {
+		return;
+	}
+	consume(invites, invite, event.username);
+}

@@ -1,0 +1,29 @@
+/**
+ * Invite tokens as they arrive from clients: checked for shape before any
+ * storage lookup, and kept out of the logs.
+ */
+
+/** mod_invites makes 16-character tokens (util.id.medium); 128 leaves room for other generators. */
+const MAX_TOKEN_LENGTH = 128;
+
+export type TokenProblem = "missing" | "malformed";
+
+/** Why a token cannot be one mod_invites made, or nil when it might be. */
+export function check_token(token: string | undefined): TokenProblem | undefined {
+	if (token === undefined || token === "") {
+		return "missing";
+	}
+	const [unprintable] = string.find(token, "[%c%s]");
+	if (token.length > MAX_TOKEN_LENGTH || unprintable !== undefined) {
+		return "malformed";
+	}
+	return undefined;
+}
+
+/**
+ * Tokens are secrets: the log gets enough to tell two apart, only at debug
+ * level, never the token itself.
+ */
+export function redact(token: string): string {
+	return `${string.sub(token, 1, 4)}…`;
+}
