@@ -1,0 +1,11 @@
+// Tests are ES modules (the XMPP client library is ESM-only); `npm test`
+// runs jest with --experimental-vm-modules for that.
+export default {
+	testEnvironment: "node",
+	extensionsToTreatAsEsm: [".ts"],
+	transform: {
+		"^.+\\.ts$": ["ts-jest", { useESM: true, tsconfig: "spec/tsconfig.json" }],
+	},
+	moduleNameMapper: { "^(\\.{1,2}/.*)\\.js$": "$1" },
+	testMatch: ["<rootDir>/spec/**/*.test.ts"],
+};

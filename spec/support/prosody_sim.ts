@@ -1,0 +1,239 @@
+/**
+ * A simulated Prosody host in fengari, for unit tests: the Lua simulator in
+ * spec/support/prosody_sim/ (Prosody's own code, with storage, sessions and
+ * C modules simulated), driven from TypeScript.
+ *
+ *   const sim = ProsodySim.create({ version: "0.12" });
+ *   const invite = sim.invites.createAccount();
+ *   const client = sim.connect();
+ *   sim.preauth(client, invite.token); // <iq type='result'/>
+ */
+import path from "node:path";
+import { Element, parse } from "ltx";
+import { LuaRef, LuaState, type ToLua } from "./lua_state.js";
+import { builtModuleDir, prosodySource, repoRoot, type ProsodyVersion } from "./prosody_sources.js";
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+export interface LogEntry {
+	source: string;
+	level: LogLevel;
+	message: string;
+}
+
+/** An invite as mod_invites returns it (see src/types/mod_invites.d.ts). */
+export interface Invite {
+	type: "register" | "roster";
+	jid: string;
+	token: string;
+	uri: string;
+	expires: number;
+	reusable?: boolean;
+	additional_data?: Record<string, unknown>;
+}
+
+export interface RosterItem {
+	subscription: "none" | "to" | "from" | "both";
+	ask?: "subscribe";
+	approved?: string;
+}
+
+export interface SimOptions {
+	version: ProsodyVersion;
+	/** "built": dist-lua/mod_invites_register.lua; "stock": Prosody's own module. */
+	module?: "built" | "stock";
+	/** Options for the virtual host. */
+	config?: { [option: string]: ToLua };
+	/** Modules loaded on the host (default: presence, invites_register). */
+	modules?: string[];
+	/** prosody.process_type (default "prosody"; "prosodyctl" as under prosodyctl). */
+	processType?: string;
+}
+
+/** A client connection (a session table inside Lua). */
+export type Session = LuaRef;
+
+type StanzaInput = Element | string;
+
+function toElement(stanza: StanzaInput): Element {
+	return typeof stanza === "string" ? parse(stanza) : stanza;
+}
+
+export class ProsodySim {
+	readonly host: string;
+	/** Tokens of every invite created through `invites` (secrets: never logged). */
+	readonly tokens: string[] = [];
+
+	private constructor(
+		readonly lua: LuaState,
+		readonly sim: LuaRef,
+		readonly version: ProsodyVersion,
+	) {
+		this.host = this.call("return sim.host") as string;
+	}
+
+	static create(options: SimOptions): ProsodySim {
+		const state = new LuaState([path.join(repoRoot, "spec/support/?.lua"), path.join(repoRoot, "spec/support/?/init.lua")]);
+		state.run("Sim = require 'prosody_sim'; bridge = require 'prosody_sim.bridge'");
+		const sim = state.runRef(
+			"local opts = ...; return Sim.new(opts)",
+			{
+				source: prosodySource(options.version),
+				version: options.version,
+				plugin_paths: options.module === "stock" ? [] : [builtModuleDir],
+				config: options.config ?? {},
+				modules: options.modules,
+				process_type: options.processType,
+			},
+		);
+		return new ProsodySim(state, sim, options.version);
+	}
+
+	/** Runs Lua with `sim` in scope and `...` = args; stanzas come back as elements. */
+	call(code: string, ...args: ToLua[]): unknown {
+		return this.lua.run(`local sim = ...; return bridge.export(sim, (function (...) ${code} end)(select(2, ...)))`, this.sim, ...args);
+	}
+
+	private callRef(code: string, ...args: ToLua[]): LuaRef {
+		return this.lua.runRef(`local sim = ...; return (function (...) ${code} end)(select(2, ...))`, this.sim, ...args);
+	}
+
+	/** mod_invites' API on this host. */
+	private created(invite: Invite): Invite {
+		this.tokens.push(invite.token);
+		return invite;
+	}
+
+	/** mod_invites' API on this host. */
+	readonly invites = {
+		createAccount: (username?: string, data?: { [key: string]: ToLua }, ttl?: number): Invite =>
+			this.created(this.call(`return (assert(sim:module("invites").create_account(...)))`, username, data, ttl) as Invite),
+		createReset: (username: string, ttl?: number): Invite =>
+			this.created(this.call(`return (assert(sim:module("invites").create_account_reset(...)))`, username, ttl) as Invite),
+		createContact: (username: string, allowRegistration?: boolean, data?: { [key: string]: ToLua }, ttl?: number): Invite =>
+			this.created(this.call(`return (assert(sim:module("invites").create_contact(...)))`, username, allowRegistration, data, ttl) as Invite),
+		createGroup: (groups: string[], data?: { [key: string]: ToLua }, ttl?: number): Invite =>
+			this.created(this.call(`return (assert(sim:module("invites").create_group(...)))`, groups, data, ttl) as Invite),
+		delete: (token: string): void => {
+			this.call(`sim:module("invites").delete_account_invite(...)`, token);
+		},
+		/** Whether the invite can still be used for registration. */
+		isValid: (token: string): boolean => this.call(`return sim:module("invites").get(...) ~= nil`, token) as boolean,
+	};
+
+	connect(options: { secure?: boolean } = {}): Session {
+		return this.callRef("return sim:connect(...)", options);
+	}
+
+	login(username: string, resource = "res", options: { available?: boolean; interested?: boolean } = {}): Session {
+		return this.callRef("return sim:login(...)", username, resource, options);
+	}
+
+	close(session: Session): void {
+		this.call("sim:close(...)", session);
+	}
+
+	/** A field of a session table (e.g. "validated_invite", "type"). */
+	sessionField(session: Session, field: string): unknown {
+		return this.call("local s, f = ...; return s[f]", session, field);
+	}
+
+	features(session: Session): Element {
+		return this.call("return sim:features(...)", session) as Element;
+	}
+
+	/** Processes a stanza from the session to the end; returns what the session received. */
+	send(session: Session, stanza: StanzaInput): Element[] {
+		return this.call("local s, plain = ...; return sim:send(s, bridge.stanza(sim, plain))", session, toElement(stanza)) as Element[];
+	}
+
+	/** Starts processing without waiting (see storageYields). */
+	submit(session: Session, stanza: StanzaInput): void {
+		this.call("local s, plain = ...; sim:submit(s, bridge.stanza(sim, plain))", session, toElement(stanza));
+	}
+
+	/** Lets waiting stanza processing continue until nothing waits. */
+	run(): void {
+		this.call("sim:run()");
+	}
+
+	/** Stanzas the session received since the last take. */
+	take(session: Session): Element[] {
+		return this.call("return sim:take(...)", session) as Element[];
+	}
+
+	preauth(session: Session, token: string): Element {
+		return this.call("return sim:preauth(...)", session, token) as Element;
+	}
+
+	register(session: Session, username: string, password = "secret"): Element {
+		return this.call("return sim:register(...)", session, username, password) as Element;
+	}
+
+	preauthIq(token: string | undefined, type = "set"): Element {
+		return this.call("return sim:preauth_iq(...)", token, type) as Element;
+	}
+
+	registerIq(username: string, password = "secret"): Element {
+		return this.call("return sim:register_iq(...)", username, password) as Element;
+	}
+
+	/** A stanza from another server (s2s). */
+	receiveRemote(stanza: StanzaInput): void {
+		this.call("sim:receive_remote(bridge.stanza(sim, ...))", toElement(stanza));
+	}
+
+	/** Stanzas routed to other servers since the last call. */
+	takeRemote(): Element[] {
+		return this.call("return sim:take_remote()") as Element[];
+	}
+
+	createUser(username: string, password = "secret"): void {
+		this.call("assert(sim:create_user(...))", username, password);
+	}
+
+	userExists(username: string): boolean {
+		return this.call("return sim:user_exists(...)", username) as boolean;
+	}
+
+	testPassword(username: string, password: string): boolean {
+		return this.call("return sim.usermanager.test_password(select(1, ...), sim.host, select(2, ...)) and true or false", username, password) as boolean;
+	}
+
+	rosterItem(username: string, jid: string): RosterItem | undefined {
+		return this.call("return sim:roster_item(...)", username, jid) as RosterItem | undefined;
+	}
+
+	pendingIn(username: string, jid: string): boolean {
+		return this.call("return sim:pending_in(...)", username, jid) as boolean;
+	}
+
+	/** Raw stored data (e.g. store "roles", user "alice"). */
+	stored(store: string, user?: string): unknown {
+		return this.call("local store, user = ...; return sim.storage:peek(sim.host, store, user)", store, user);
+	}
+
+	/** Time as mod_invites sees it (os.time()). */
+	advance(seconds: number): void {
+		this.call("sim:advance(...)", seconds);
+	}
+
+	readonly storage = {
+		/** Every storage call first yields, letting other sessions run (as slow storage would). */
+		setYielding: (yielding: boolean): void => {
+			this.call("sim.storage.yielding = ...", yielding);
+		},
+		/** Calls on `store` fail: "error" returns nil, err; "raise" raises a Lua error; undefined heals. */
+		fail: (store: string, how: "error" | "raise" | undefined): void => {
+			this.call("sim.storage:fail(...)", store, how);
+		},
+	};
+
+	logs(minLevel: LogLevel = "debug"): LogEntry[] {
+		return this.call("return sim:log_entries(...)", minLevel) as LogEntry[];
+	}
+
+	/** Lua errors that escaped a hook (mod_c2s would log a traceback). */
+	errors(): string[] {
+		return this.call("return sim.errors") as string[];
+	}
+}

@@ -1,0 +1,121 @@
+// <iq type='set'><preauth xmlns='urn:xmpp:pars:0' token='…'/></iq>: the
+// token is checked with mod_invites and a valid invite is remembered on
+// the session.
+import { prosodyVersions } from "../support/prosody_sources.js";
+import { simulators } from "../support/sim_fixture.js";
+import { stanzaError } from "../support/stanzas.js";
+
+describe.each(prosodyVersions)("preauth IQ on Prosody %s", (version) => {
+	const sims = simulators();
+
+	test("a valid token is accepted and remembered on the session", () => {
+		const sim = sims.create({ version });
+		const invite = sim.invites.createAccount();
+		const client = sim.connect();
+		const reply = sim.preauth(client, invite.token);
+		expect(reply.attrs.type).toBe("result");
+		expect(reply.attrs.id).toBeDefined();
+		expect(sim.sessionField(client, "validated_invite")).toMatchObject({ token: invite.token, type: "register" });
+	});
+
+	test("an unknown token is refused with a readable reason, and nothing is remembered", () => {
+		const sim = sims.create({ version });
+		const client = sim.connect();
+		const reply = sim.preauth(client, "ThisTokenWasNeverIssued0");
+		expect(stanzaError(reply)).toEqual({ type: "cancel", condition: "forbidden", text: "The invite token is invalid or has already been used" });
+		expect(sim.sessionField(client, "validated_invite")).toBeUndefined();
+	});
+
+	test("an expired token is refused as expired", () => {
+		const sim = sims.create({ version });
+		const invite = sim.invites.createAccount(undefined, undefined, 60);
+		sim.advance(61);
+		const reply = sim.preauth(sim.connect(), invite.token);
+		expect(stanzaError(reply)).toEqual({ type: "cancel", condition: "forbidden", text: "The invite token has expired" });
+	});
+
+	test("a used token is refused", () => {
+		const sim = sims.create({ version });
+		const invite = sim.invites.createAccount();
+		const first = sim.connect();
+		sim.preauth(first, invite.token);
+		expect(sim.register(first, "alice").attrs.type).toBe("result");
+		expect(stanzaError(sim.preauth(sim.connect(), invite.token))?.condition).toBe("forbidden");
+	});
+
+	test("a revoked token is refused", () => {
+		const sim = sims.create({ version });
+		const invite = sim.invites.createAccount();
+		sim.invites.delete(invite.token);
+		expect(stanzaError(sim.preauth(sim.connect(), invite.token))?.condition).toBe("forbidden");
+	});
+
+	test.each([
+		["missing", undefined, "The invite token is missing"],
+		["empty", "", "The invite token is missing"],
+		["absurdly long", "A".repeat(5000), "The invite token is malformed"],
+		["with a tab", "abc\tdef", "The invite token is malformed"],
+		["with spaces", "abc def", "The invite token is malformed"],
+	])("a %s token gets bad-request", (_what, token, text) => {
+		const sim = sims.create({ version });
+		const client = sim.connect();
+		const reply = sim.send(client, sim.preauthIq(token));
+		expect(reply).toHaveLength(1);
+		expect(stanzaError(reply[0])).toEqual({ type: "modify", condition: "bad-request", text });
+		expect(sim.sessionField(client, "validated_invite")).toBeUndefined();
+	});
+
+	test("a get is answered with an error, and does not validate anything", () => {
+		const sim = sims.create({ version });
+		const invite = sim.invites.createAccount();
+		const client = sim.connect();
+		const reply = sim.send(client, sim.preauthIq(invite.token, "get"));
+		expect(stanzaError(reply[0])).toMatchObject({ type: "modify", condition: "bad-request" });
+		expect(sim.sessionField(client, "validated_invite")).toBeUndefined();
+	});
+
+	test.each(["result", "error"])("a %s is never answered (RFC 6120 §8.2.3)", (type) => {
+		const sim = sims.create({ version });
+		const invite = sim.invites.createAccount();
+		const client = sim.connect();
+		// Fire the event directly: Prosody's router only fires stanza/iq/… for get and set.
+		const replies = sim.call(`
+			local client, token, iq_type = ...;
+			local stanza = sim.st.iq({ type = iq_type, id = "x" }):tag("preauth", { xmlns = "urn:xmpp:pars:0", token = token }):up();
+			local handled = sim.prosody.hosts[sim.host].events.fire_event("stanza/iq/urn:xmpp:pars:0:preauth", { origin = client, stanza = stanza });
+			return { handled = handled, replies = sim:take(client) }`, client, invite.token, type) as { handled: boolean; replies: unknown[] };
+		expect(replies.handled).toBe(true);
+		expect(replies.replies ?? []).toEqual([]);
+		expect(sim.sessionField(client, "validated_invite")).toBeUndefined();
+	});
+
+	test("when mod_invites' storage fails, the client gets internal-server-error and the log says why", () => {
+		const sim = sims.create({ version });
+		const invite = sim.invites.createAccount();
+		sim.storage.fail("invite_token", "raise");
+		const reply = sim.preauth(sim.connect(), invite.token);
+		expect(stanzaError(reply)).toMatchObject({ type: "wait", condition: "internal-server-error" });
+		const errors = sim.logs("error").filter((e) => e.source.includes("invites_register"));
+		expect(errors).toHaveLength(1);
+		expect(errors[0].message).toContain("simulated storage failure");
+	});
+
+	test("a second valid token replaces the first on the session", () => {
+		const sim = sims.create({ version });
+		const first = sim.invites.createAccount();
+		const second = sim.invites.createAccount();
+		const client = sim.connect();
+		sim.preauth(client, first.token);
+		sim.preauth(client, second.token);
+		expect(sim.sessionField(client, "validated_invite")).toMatchObject({ token: second.token });
+	});
+
+	test("a refused token leaves the invite the session presented before", () => {
+		const sim = sims.create({ version });
+		const invite = sim.invites.createAccount();
+		const client = sim.connect();
+		sim.preauth(client, invite.token);
+		sim.preauth(client, "ThisTokenWasNeverIssued0");
+		expect(sim.sessionField(client, "validated_invite")).toMatchObject({ token: invite.token });
+	});
+});
