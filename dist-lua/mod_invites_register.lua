@@ -416,54 +416,95 @@ local function role_list(roles, host)
     )
     return names
 end
---- 13: primary role, then secondary roles, through usermanager.
+--- 13: primary role, then secondary roles, through usermanager. Each role on
+-- its own: mod_authz_internal raises an error for a role it does not know,
+-- which must not cost the user the other roles.
 local function apply_role_list(username, host, roles)
-    local set_user_role = usermanager.set_user_role
-    local add_secondary = usermanager.add_user_secondary_role
-    local primary, err = set_user_role(username, host, roles[1])
-    if not primary then
-        module:log(
+    local called, primary, err = pcall(usermanager.set_user_role, username, host, roles[1])
+    if not called or not primary then
+        local ____module_log_6 = module.log
+        local ____roles__1_4 = roles[1]
+        local ____username_5 = username
+        local ____called_3
+        if called then
+            ____called_3 = err
+        else
+            ____called_3 = primary
+        end
+        ____module_log_6(
+            module,
             "error",
             "Could not set role %s for newly registered user %s: %s",
-            roles[1],
-            username,
-            err
+            ____roles__1_4,
+            ____username_5,
+            ____called_3
         )
     end
     do
         local i = 1
         while i < #roles do
-            local secondary, secondary_err = add_secondary(username, host, roles[i + 1])
-            if not secondary then
-                module:log(
+            local added, secondary, secondary_err = pcall(usermanager.add_user_secondary_role, username, host, roles[i + 1])
+            if not added or not secondary then
+                local ____module_log_10 = module.log
+                local ____roles_index_8 = roles[i + 1]
+                local ____username_9 = username
+                local ____added_7
+                if added then
+                    ____added_7 = secondary_err
+                else
+                    ____added_7 = secondary
+                end
+                ____module_log_10(
+                    module,
                     "warn",
                     "Could not add secondary role %s for newly registered user %s: %s",
-                    roles[i + 1],
-                    username,
-                    secondary_err
+                    ____roles_index_8,
+                    ____username_9,
+                    ____added_7
                 )
             end
             i = i + 1
         end
     end
 end
---- 0.12: the role set, through usermanager (mod_authz_internal keeps it in the `roles` store).
+--- 0.12: the role set, through usermanager (mod_authz_internal keeps it in
+-- the `roles` store). mod_authz_internal reports success even when storage
+-- fails, so the roles are read back.
 local function apply_role_set(username, host, roles)
     local set = {}
     for ____, name in ipairs(roles) do
         set[name] = true
     end
-    local set_roles = usermanager.set_roles
-    if set_roles == nil then
+    local user_jid = (username .. "@") .. host
+    local ____usermanager_11 = usermanager
+    local set_roles = ____usermanager_11.set_roles
+    local get_roles = ____usermanager_11.get_roles
+    if set_roles == nil or get_roles == nil then
         local stored, err = module:open_store("roles"):set(username, set)
         if not stored then
             module:log("error", "Could not store the roles of newly registered user %s: %s", username, err)
         end
         return
     end
-    local ok, err = set_roles((username .. "@") .. host, host, set)
-    if not ok then
-        module:log("error", "Could not set the roles of newly registered user %s: %s", username, err)
+    local ok, err = set_roles(user_jid, host, set)
+    local stored = get_roles(user_jid, host)
+    for ____, name in ipairs(roles) do
+        if not ok or not stored or not stored[name] then
+            local ____module_log_14 = module.log
+            local ____username_13 = username
+            local ____err_12 = err
+            if ____err_12 == nil then
+                ____err_12 = "not stored"
+            end
+            ____module_log_14(
+                module,
+                "error",
+                "Could not set the roles of newly registered user %s: %s",
+                ____username_13,
+                ____err_12
+            )
+            return
+        end
     end
 end
 function ____exports.apply_invite_roles(username, host, roles)

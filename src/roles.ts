@@ -42,39 +42,50 @@ function role_list(roles: InviteRoles, host: string): string[] {
 	return names;
 }
 
-/** 13: primary role, then secondary roles, through usermanager. */
+/**
+ * 13: primary role, then secondary roles, through usermanager. Each role on
+ * its own: mod_authz_internal raises an error for a role it does not know,
+ * which must not cost the user the other roles.
+ */
 function apply_role_list(username: string, host: string, roles: string[]): void {
-	const set_user_role = usermanager.set_user_role!;
-	const add_secondary = usermanager.add_user_secondary_role!;
-	const [primary, err] = set_user_role(username, host, roles[0]);
-	if (!primary) {
-		module.log("error", "Could not set role %s for newly registered user %s: %s", roles[0], username, err);
+	const [called, primary, err] = protected_call(usermanager.set_user_role!, username, host, roles[0]);
+	if (!called || !primary) {
+		module.log("error", "Could not set role %s for newly registered user %s: %s", roles[0], username, called ? err : primary);
 	}
 	for (let i = 1; i < roles.length; i++) {
-		const [secondary, secondary_err] = add_secondary(username, host, roles[i]);
-		if (!secondary) {
-			module.log("warn", "Could not add secondary role %s for newly registered user %s: %s", roles[i], username, secondary_err);
+		const [added, secondary, secondary_err] = protected_call(usermanager.add_user_secondary_role!, username, host, roles[i]);
+		if (!added || !secondary) {
+			module.log("warn", "Could not add secondary role %s for newly registered user %s: %s", roles[i], username, added ? secondary_err : secondary);
 		}
 	}
 }
 
-/** 0.12: the role set, through usermanager (mod_authz_internal keeps it in the `roles` store). */
+/**
+ * 0.12: the role set, through usermanager (mod_authz_internal keeps it in
+ * the `roles` store). mod_authz_internal reports success even when storage
+ * fails, so the roles are read back.
+ */
 function apply_role_set(username: string, host: string, roles: string[]): void {
 	const set: RoleSet = new LuaTable();
 	for (const name of roles) {
 		set.set(name, true);
 	}
-	const set_roles = usermanager.set_roles;
-	if (set_roles === undefined) {
+	const user_jid = `${username}@${host}`;
+	const { set_roles, get_roles } = usermanager;
+	if (set_roles === undefined || get_roles === undefined) {
 		const [stored, err] = module.open_store<RoleSet>("roles").set(username, set);
 		if (!stored) {
 			module.log("error", "Could not store the roles of newly registered user %s: %s", username, err);
 		}
 		return;
 	}
-	const [ok, err] = set_roles(`${username}@${host}`, host, set);
-	if (!ok) {
-		module.log("error", "Could not set the roles of newly registered user %s: %s", username, err);
+	const [ok, err] = set_roles(user_jid, host, set);
+	const stored = get_roles(user_jid, host);
+	for (const name of roles) {
+		if (!ok || !stored || !stored.get(name)) {
+			module.log("error", "Could not set the roles of newly registered user %s: %s", username, err ?? "not stored");
+			return;
+		}
 	}
 }
 

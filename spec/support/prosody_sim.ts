@@ -199,6 +199,22 @@ export class ProsodySim {
 		return this.call("return sim.usermanager.test_password(select(1, ...), sim.host, select(2, ...)) and true or false", username, password) as boolean;
 	}
 
+	/**
+	 * A user's roles: on 13 the primary role and secondary roles
+	 * (usermanager's role API), on 0.12 the role set (get_roles).
+	 */
+	rolesOf(username: string): { primary?: string; secondary?: string[]; set?: string[] } {
+		return this.call(`
+			local username = ...;
+			local um, host = sim.usermanager, sim.host;
+			local function sorted(t) local out = {}; for name, v in pairs(t or {}) do if v then out[#out + 1] = name; end end; table.sort(out); return out; end
+			if um.get_user_role then
+				local role = um.get_user_role(username, host);
+				return { primary = role and role.name, secondary = sorted(um.get_user_secondary_roles(username, host)) };
+			end
+			return { set = sorted(um.get_roles(username .. "@" .. host, host)) };`, username) as { primary?: string; secondary?: string[]; set?: string[] };
+	}
+
 	rosterItem(username: string, jid: string): RosterItem | undefined {
 		return this.call("return sim:roster_item(...)", username, jid) as RosterItem | undefined;
 	}
@@ -222,9 +238,13 @@ export class ProsodySim {
 		setYielding: (yielding: boolean): void => {
 			this.call("sim.storage.yielding = ...", yielding);
 		},
-		/** Calls on `store` fail: "error" returns nil, err; "raise" raises a Lua error; undefined heals. */
-		fail: (store: string, how: "error" | "raise" | undefined): void => {
-			this.call("sim.storage:fail(...)", store, how);
+		/**
+		 * Calls on `store` (only operation `op`, e.g. "set", when given) fail:
+		 * "error" returns nil, err as drivers do; "raise" raises a Lua error;
+		 * undefined heals.
+		 */
+		fail: (store: string, how: "error" | "raise" | undefined, op?: "get" | "set" | "set_keys"): void => {
+			this.call("sim.storage:fail(...)", store, how, op);
 		},
 	};
 

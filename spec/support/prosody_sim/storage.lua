@@ -6,9 +6,10 @@
 --   sim.storage.yielding = true  every call first yields the running
 --                                coroutine, as a storage driver that waits
 --                                on I/O would, letting other sessions run.
---   sim.storage:fail(store, how) calls on that store fail: how = "error"
+--   sim.storage:fail(store, how, op) calls on that store (only `op`, e.g.
+--                                "set", when given) fail: how = "error"
 --                                returns nil, err (as drivers do); "raise"
---                                raises a Lua error.
+--                                raises a Lua error; nil heals.
 local storage = {};
 
 local function copy(value)
@@ -33,7 +34,8 @@ function storage.new()
 	local function enter(store_name, op)
 		state.calls = state.calls + 1;
 		may_yield();
-		local how = state.failing[store_name];
+		local failing = state.failing[store_name];
+		local how = failing and (failing.op == nil or failing.op == op) and failing.how;
 		if how == "raise" then
 			error("simulated storage failure in " .. store_name .. ":" .. op);
 		elseif how == "error" then
@@ -50,8 +52,8 @@ function storage.new()
 		return store_data;
 	end
 
-	function state.fail(_, store_name, how)
-		state.failing[store_name] = how;
+	function state.fail(_, store_name, how, op)
+		state.failing[store_name] = how and { how = how, op = op } or nil;
 	end
 
 	function state.open(host, store_name, store_type)
