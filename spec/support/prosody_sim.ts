@@ -83,6 +83,8 @@ export class ProsodySim {
 				config: options.config ?? {},
 				modules: options.modules,
 				process_type: options.processType,
+				// Our module may not touch globals beyond module, prosody and Lua's library.
+				strict_globals: options.module === "stock" ? [] : ["invites_register"],
 			},
 		);
 		return new ProsodySim(state, sim, options.version);

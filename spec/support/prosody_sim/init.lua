@@ -45,6 +45,8 @@ local DEFAULT_MODULES = { "presence", "invites_register" };
 -- opts.config        options for that host; opts.global_config for "*"
 -- opts.modules       modules to load on the host (dependencies follow)
 -- opts.process_type  prosody.process_type (default "prosody")
+-- opts.strict_globals modules loaded in an environment that raises an error
+--                    on any global write or read of an undefined global
 function Sim.new(opts)
 	opts = opts or {};
 	local self = setmetatable({}, Sim);
@@ -61,6 +63,9 @@ function Sim.new(opts)
 	self.waiting = {};
 	-- mod_register_limits needs util.net (C); mod_register_ibr loads it optionally.
 	self.unavailable_modules = opts.unavailable_modules or { register_limits = true };
+	-- Modules whose environment refuses global writes and reads of undefined globals.
+	self.strict_globals = {};
+	for _, name in ipairs(opts.strict_globals or {}) do self.strict_globals[name] = true; end
 	self.plugin_paths = {};
 	for _, dir in ipairs(opts.plugin_paths or {}) do self.plugin_paths[#self.plugin_paths + 1] = dir; end
 	self.plugin_paths[#self.plugin_paths + 1] = self.source .. "/modules";

@@ -62,6 +62,19 @@ function modulemanager.new(sim)
 			reloading = false,
 		}, { __index = api });
 		local pluginenv = setmetatable({ module = api_instance }, { __index = sim.env });
+		if sim.strict_globals[name] then
+			-- Any global write, or read of a global that does not exist, is an error.
+			setmetatable(pluginenv, {
+				__index = function (_, key)
+					local value = sim.env[key];
+					if value == nil then error("mod_" .. name .. " read undefined global '" .. tostring(key) .. "'", 2); end
+					return value;
+				end;
+				__newindex = function (_, key)
+					error("mod_" .. name .. " wrote global '" .. tostring(key) .. "'", 2);
+				end;
+			});
+		end
 		api_instance.environment = pluginenv;
 		api_instance.path = path;
 

@@ -1,0 +1,56 @@
+// The generated file an admin installs: one self-contained Lua module with
+// a header, no globals, loading on every Lua Prosody runs on.
+import { execFileSync, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { prosodySource, repoRoot } from "../support/prosody_sources.js";
+
+const file = path.join(repoRoot, "dist-lua/mod_invites_register.lua");
+const lua = readFileSync(file, "utf8");
+const pkg = JSON.parse(readFileSync(path.join(repoRoot, "package.json"), "utf8")) as { name: string; version: string };
+
+test("is the only file in dist-lua/", () => {
+	expect(execFileSync("ls", [path.join(repoRoot, "dist-lua")], { encoding: "utf8" }).trim()).toBe("mod_invites_register.lua");
+});
+
+test("opens with a header naming its TypeScript source and the package version", () => {
+	const header = lua.split("\n").slice(0, 5).join("\n");
+	expect(header).toContain(`-- ${pkg.name} ${pkg.version}:`);
+	expect(header).toContain("from src/mod_invites_register.ts");
+	expect(header).toMatch(/do not edit/);
+});
+
+test("needs no lualib: no helper functions and no require of lualib_bundle", () => {
+	expect(lua).not.toMatch(/__TS__/);
+	expect(lua).not.toMatch(/lualib_bundle/);
+});
+
+test("never wraps a multiple-return call into a table (a TypeScriptToLua trap: `not ({f()})` is always false)", () => {
+	expect(lua).not.toMatch(/\(\{[\w.:]+\(/);
+});
+
+test("luacheck finds no global access (nor anything else)", () => {
+	const result = spawnSync("luacheck", ["--formatter", "plain", file], { cwd: repoRoot, encoding: "utf8" });
+	expect(result.stdout).toBe("");
+	expect(result.status).toBe(0);
+});
+
+describe("runs in the simulator on", () => {
+	const runs: [string, string][] = [
+		["lua5.1", "0.12"],
+		["luajit", "0.12"],
+		["lua5.2", "0.12"],
+		["lua5.3", "0.12"],
+		["lua5.4", "0.12"],
+		// Prosody 13 requires Lua 5.2 or later.
+		["lua5.2", "13"],
+		["lua5.3", "13"],
+		["lua5.4", "13"],
+	];
+	test.each(runs)("%s with Prosody %s", (interpreter, version) => {
+		const out = execFileSync(interpreter, [path.join(repoRoot, "spec/support/load_check.lua"), prosodySource(version as "0.12" | "13"), version], {
+			encoding: "utf8",
+		});
+		expect(out.trim()).toMatch(new RegExp(`^ok Lua .* prosody ${version.replace(".", "\\.")}$`));
+	});
+});
