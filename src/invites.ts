@@ -16,10 +16,16 @@ function failed(what: string, token: string, err: unknown): LuaMultiReturn<[unde
 	return $multi(undefined, "internal-error");
 }
 
+/** Only under prosodyctl, which loads modules without their dependencies. */
+function not_loaded(): LuaMultiReturn<[undefined, InviteProblem]> {
+	module.log("error", "mod_invites is not loaded, invite tokens cannot be checked");
+	return $multi(undefined, "internal-error");
+}
+
 /** An invite valid for account registration (what `<preauth/>` presents). */
 export function get_account_invite(invites: ModInvites | undefined, token: string): Checked<ValidInvite> {
 	if (invites === undefined) {
-		return failed("check an invite (mod_invites is not loaded)", token, "no mod_invites");
+		return not_loaded();
 	}
 	const [ok, invite, err] = protected_call(invites.get, token, undefined);
 	if (!ok) {
@@ -37,7 +43,7 @@ export function get_account_invite(invites: ModInvites | undefined, token: strin
  */
 export function get_account_invite_record(invites: ModInvites | undefined, token: string): Checked<InviteRecord> {
 	if (invites === undefined) {
-		return failed("read an invite (mod_invites is not loaded)", token, "no mod_invites");
+		return not_loaded();
 	}
 	const [ok, record, err] = protected_call(invites.get_account_invite_info, token);
 	if (!ok) {
@@ -87,7 +93,7 @@ function get_contact_invite_from_store(token: string, username: string): ValidIn
 /** An invite valid for subscribing to the local user `username` (XEP-0379). */
 export function get_contact_invite(invites: ModInvites | undefined, token: string, username: string): Checked<ValidInvite> {
 	if (invites === undefined) {
-		return failed("check a contact invite (mod_invites is not loaded)", token, "no mod_invites");
+		return not_loaded();
 	}
 	const [ok, invite, err] = protected_call(invites.get, token, username);
 	if (ok) {

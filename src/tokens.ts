@@ -3,7 +3,7 @@
  * storage lookup, and kept out of the logs.
  */
 
-/** mod_invites makes 16-character tokens (util.id.medium); 128 leaves room for other generators. */
+/** mod_invites makes 24-character tokens (util.id.medium); 128 leaves room for other generators. */
 const MAX_TOKEN_LENGTH = 128;
 
 export type TokenProblem = "missing" | "malformed";
