@@ -8,4 +8,6 @@ export default {
 	},
 	moduleNameMapper: { "^(\\.{1,2}/.*)\\.js$": "$1" },
 	testMatch: ["<rootDir>/spec/**/*.test.ts"],
+	// End-to-end tests start real servers and wait on the network.
+	testTimeout: 30_000,
 };

@@ -5,11 +5,14 @@
 #    and LuaDBI's SQLite driver for SQL storage.
 #  - Prosody 13.0.1 from bookworm-backports, which cannot be installed beside
 #    0.12: its .deb is fetched with apt (own sources list and lists folder)
-#    and unpacked into .cache/prosody-13.0.1.
+#    and unpacked into .cache/prosody-13.0.1, with copies of its launchers
+#    (bin/prosody, bin/prosodyctl) pointing into that folder.
+#  - A self-signed certificate for "localhost" (.cache/tls), which the test
+#    servers use and the test clients trust (NODE_EXTRA_CA_CERTS).
 set -eu
 cd "$(dirname "$0")/.."
 
-PACKAGES="prosody lua5.1 lua5.2 lua5.3 lua5.4 luajit lua-check lua-busted lua-dbi-sqlite3"
+PACKAGES="prosody openssl lua5.1 lua5.2 lua5.3 lua5.4 luajit lua-check lua-busted lua-dbi-sqlite3"
 P13_VERSION="13.0.1-1~bpo12+1"
 P13_DIR=".cache/prosody-13.0.1"
 
@@ -45,4 +48,22 @@ if [ ! -f "$P13_DIR/usr/lib/prosody/prosody.version" ]; then
 	mkdir -p "$P13_DIR"
 	dpkg -x "$apt_dir/$deb" "$P13_DIR"
 fi
+if [ ! -x "$P13_DIR/bin/prosodyctl" ]; then
+	mkdir -p "$P13_DIR/bin"
+	root="$(pwd)/$P13_DIR/usr/lib/prosody"
+	for launcher in prosody prosodyctl; do
+		sed -e "s|^CFG_SOURCEDIR=.*|CFG_SOURCEDIR='$root';|" \
+			-e "s|^CFG_PLUGINDIR=.*|CFG_PLUGINDIR='$root/modules/';|" \
+			"$P13_DIR/usr/bin/$launcher" > "$P13_DIR/bin/$launcher"
+		chmod +x "$P13_DIR/bin/$launcher"
+	done
+fi
+
+if [ ! -f .cache/tls/localhost.crt ]; then
+	mkdir -p .cache/tls
+	openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=localhost" \
+		-addext "subjectAltName=DNS:localhost" \
+		-keyout .cache/tls/localhost.key -out .cache/tls/localhost.crt 2>/dev/null
+fi
+
 echo "setup: Prosody $(cat /usr/lib/prosody/prosody.version) and $(cat "$P13_DIR/usr/lib/prosody/prosody.version") ready"

@@ -1,0 +1,27 @@
+// The busted specs (spec/*_spec.lua) under fengari: each `it` is a jest
+// test, run by spec/support/busted_compat.lua with Debian's luassert — the
+// same assertions Debian's busted checks on Lua 5.1 (`npm run test:busted`).
+import { readdirSync } from "node:fs";
+import path from "node:path";
+import { LuaState } from "../support/lua_state.js";
+import { repoRoot } from "../support/prosody_sources.js";
+
+const specs = readdirSync(path.join(repoRoot, "spec")).filter((name) => name.endsWith("_spec.lua"));
+
+for (const spec of specs) {
+	describe(spec, () => {
+		const lua = new LuaState([path.join(repoRoot, "spec/support/?.lua"), path.join(repoRoot, "spec/support/?/init.lua")]);
+		lua.run("runner = require 'busted_compat'");
+		const tests = lua.run("return runner.load(...)", path.join("spec", spec)) as { id: number; name: string; pending: boolean }[];
+
+		test("defines tests", () => {
+			expect(tests.length).toBeGreaterThan(0);
+		});
+
+		for (const t of tests) {
+			(t.pending ? test.skip : test)(t.name, () => {
+				expect(lua.run("return runner.run(...)", t.id)).toBe("passed");
+			});
+		}
+	});
+}

@@ -1,0 +1,275 @@
+/**
+ * A real Prosody for end-to-end tests: started on loopback on a free port,
+ * with a generated config and a temporary data folder, loading the built
+ * dist-lua/mod_invites_register.lua through plugin_paths (so that it
+ * replaces the stock module), and stopped cleanly — also when a test fails
+ * or the test process exits.
+ *
+ *   const server = await ProsodyServer.start({ version: "13", storage: "sqlite" });
+ *   const invite = await server.createAccountInvite();
+ *   ...
+ *   await server.stop();
+ *
+ * Prosody 0.12.3 is Debian's package (/usr/bin/prosody); 13.0.1 runs from
+ * .cache/prosody-13.0.1 (scripts/setup-prosody.sh). State is created and
+ * checked through `prosodyctl shell`, whose ">" runs Lua in the server.
+ */
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { builtModuleDir, prosodySource, repoRoot, type ProsodyVersion } from "./prosody_sources.js";
+
+const execFileAsync = promisify(execFile);
+
+export type Storage = "internal" | "sqlite";
+export const storages: Storage[] = ["internal", "sqlite"];
+
+/** A value written into the Lua config file. */
+export type LuaLiteral = string | number | boolean | LuaLiteral[] | { [key: string]: LuaLiteral };
+
+export interface ServerOptions {
+	version: ProsodyVersion;
+	storage?: Storage;
+	/** "built": our dist-lua/ module through plugin_paths; "stock": Prosody's own. */
+	module?: "built" | "stock";
+	/** Extra options for the VirtualHost. */
+	config?: { [option: string]: LuaLiteral };
+	/** The port to listen on (default: a free one). */
+	port?: number;
+	/** Where data and logs go (default: a new temporary folder, removed on stop). */
+	dataDir?: string;
+}
+
+export const DOMAIN = "localhost";
+const TLS_DIR = path.join(repoRoot, ".cache/tls");
+
+function luaLiteral(value: LuaLiteral): string {
+	if (typeof value === "string") return JSON.stringify(value);
+	if (typeof value === "number" || typeof value === "boolean") return String(value);
+	if (Array.isArray(value)) return `{ ${value.map(luaLiteral).join(", ")} }`;
+	return `{ ${Object.entries(value).map(([k, v]) => `[${JSON.stringify(k)}] = ${luaLiteral(v)}`).join(", ")} }`;
+}
+
+async function freePort(): Promise<number> {
+	return new Promise((resolve, reject) => {
+		const probe = net.createServer();
+		probe.once("error", reject);
+		probe.listen(0, "127.0.0.1", () => {
+			const { port } = probe.address() as net.AddressInfo;
+			probe.close(() => resolve(port));
+		});
+	});
+}
+
+async function acceptsConnections(port: number): Promise<boolean> {
+	return new Promise((resolve) => {
+		const socket = net.connect(port, "127.0.0.1");
+		socket.once("connect", () => {
+			socket.destroy();
+			resolve(true);
+		});
+		socket.once("error", () => resolve(false));
+	});
+}
+
+/** The launchers: Debian's for 0.12, the unpacked 13's copies for 13. */
+function launchers(version: ProsodyVersion): { prosody: string; prosodyctl: string } {
+	if (version === "0.12") return { prosody: "/usr/bin/prosody", prosodyctl: "/usr/bin/prosodyctl" };
+	const bin = path.join(path.dirname(path.dirname(path.dirname(prosodySource("13")))), "bin");
+	return { prosody: path.join(bin, "prosody"), prosodyctl: path.join(bin, "prosodyctl") };
+}
+
+const running = new Set<ChildProcess>();
+process.once("exit", () => {
+	for (const child of running) child.kill("SIGKILL");
+});
+
+export class ProsodyServer {
+	private exited: Promise<number | null>;
+
+	private constructor(
+		readonly options: Required<Omit<ServerOptions, "config" | "port" | "dataDir">>,
+		readonly port: number,
+		readonly dataDir: string,
+		readonly configFile: string,
+		private readonly process: ChildProcess,
+		private readonly ownsDataDir: boolean,
+	) {
+		this.exited = new Promise((resolve) => process.once("exit", (code) => resolve(code)));
+	}
+
+	get domain(): string {
+		return DOMAIN;
+	}
+
+	get logFile(): string {
+		return path.join(this.dataDir, "prosody.log");
+	}
+
+	static async start(options: ServerOptions): Promise<ProsodyServer> {
+		const version = options.version;
+		const storage = options.storage ?? "internal";
+		const module = options.module ?? "built";
+		prosodySource(version); // fails with a clear message when setup has not run
+		if (!existsSync(path.join(TLS_DIR, "localhost.crt"))) throw new Error("No test certificate: run scripts/setup-prosody.sh");
+		const port = options.port ?? (await freePort());
+		const ownsDataDir = options.dataDir === undefined;
+		const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), `prosody-${version}-${storage}-`));
+		const configFile = path.join(dataDir, "prosody.cfg.lua");
+		writeFileSync(configFile, ProsodyServer.config({ ...options, storage, module }, port, dataDir));
+		const child = spawn(launchers(version).prosody, ["-F", "--config", configFile], {
+			cwd: dataDir,
+			stdio: ["ignore", "pipe", "pipe"],
+		});
+		running.add(child);
+		let output = "";
+		child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+		child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+		child.once("exit", () => running.delete(child));
+		const server = new ProsodyServer({ version, storage, module }, port, dataDir, configFile, child, ownsDataDir);
+		const deadline = Date.now() + 20_000;
+		while (!(await acceptsConnections(port))) {
+			if (child.exitCode !== null || Date.now() > deadline) {
+				await server.stop();
+				throw new Error(`Prosody ${version} did not start on port ${port}:\n${output}`);
+			}
+			await new Promise((r) => setTimeout(r, 50));
+		}
+		return server;
+	}
+
+	private static config(options: ServerOptions & { storage: Storage; module: "built" | "stock" }, port: number, dataDir: string): string {
+		const storage =
+			options.storage === "sqlite"
+				? `storage = "sql"\nsql = { driver = "SQLite3", database = ${luaLiteral(path.join(dataDir, "prosody.sqlite"))} }`
+				: `storage = "internal"`;
+		const host: { [option: string]: LuaLiteral } = { ...options.config };
+		return [
+			"-- Generated by spec/support/prosody_server.ts",
+			`data_path = ${luaLiteral(dataDir)}`,
+			`pidfile = ${luaLiteral(path.join(dataDir, "prosody.pid"))}`,
+			`admin_socket = ${luaLiteral(path.join(dataDir, "admin.sock"))}`,
+			`plugin_paths = ${luaLiteral(options.module === "built" ? [builtModuleDir] : [])}`,
+			`interfaces = { "127.0.0.1" }`,
+			`local_interfaces = { "127.0.0.1" }`,
+			`c2s_ports = { ${port} }`,
+			"c2s_direct_tls_ports = { }",
+			"legacy_ssl_ports = { }",
+			"s2s_ports = { }",
+			"http_ports = { }",
+			"https_ports = { }",
+			"run_as_root = true",
+			`certificates = ${luaLiteral(TLS_DIR)}`,
+			`log = { debug = ${luaLiteral(path.join(dataDir, "prosody.log"))} }`,
+			`modules_enabled = { "roster", "saslauth", "tls", "disco", "ping", "posix", "admin_shell", "register", "invites", "invites_register" }`,
+			`modules_disabled = { "s2s" }`,
+			"allow_registration = true",
+			storage,
+			`VirtualHost ${luaLiteral(DOMAIN)}`,
+			`ssl = { certificate = ${luaLiteral(path.join(TLS_DIR, "localhost.crt"))}, key = ${luaLiteral(path.join(TLS_DIR, "localhost.key"))} }`,
+			...Object.entries(host).map(([k, v]) => `${k} = ${luaLiteral(v)}`),
+			"",
+		].join("\n");
+	}
+
+	/** Runs a command in `prosodyctl shell` and returns its output. */
+	async shell(command: string): Promise<string> {
+		const { prosodyctl } = launchers(this.options.version);
+		const { stdout } = await execFileAsync(prosodyctl, ["--config", this.configFile, "shell", command], { cwd: this.dataDir });
+		return stdout.trim();
+	}
+
+	/**
+	 * Evaluates a Lua expression in the server (with `host` bound to this
+	 * VirtualHost's host session table) and returns its value, as JSON.
+	 */
+	async lua<T = unknown>(expression: string): Promise<T> {
+		const code = `(function () local host = prosody.hosts[${JSON.stringify(DOMAIN)}]; local json = require "util.json"; return json.encode({ value = (function () return ${expression} end)() }) end)()`;
+		const out = await this.shell(`> ${code}`);
+		const match = out.match(/^Result: (.*)$/ms);
+		if (!match) throw new Error(`prosodyctl shell: ${out}`);
+		return (JSON.parse(match[1]) as { value: T }).value;
+	}
+
+	/** An account invite from mod_invites (optionally for one username, with data, expiring after ttl seconds). */
+	async createAccountInvite(username?: string, data?: LuaLiteral, ttl?: number): Promise<{ token: string; uri: string }> {
+		const args = [username === undefined ? "nil" : luaLiteral(username), data === undefined ? "nil" : luaLiteral(data), ttl === undefined ? "nil" : String(ttl)];
+		return this.lua(`(function () local i = assert(host.modules.invites.create_account(${args.join(", ")})); return { token = i.token, uri = i.uri } end)()`);
+	}
+
+	async createResetInvite(username: string): Promise<{ token: string; uri: string }> {
+		return this.lua(`(function () local i = assert(host.modules.invites.create_account_reset(${luaLiteral(username)})); return { token = i.token, uri = i.uri } end)()`);
+	}
+
+	async createContactInvite(username: string, allowRegistration: boolean): Promise<{ token: string; uri: string }> {
+		return this.lua(
+			`(function () local i = assert(host.modules.invites.create_contact(${luaLiteral(username)}, ${allowRegistration})); return { token = i.token, uri = i.uri } end)()`,
+		);
+	}
+
+	async createGroupInvite(groups: string[], data?: LuaLiteral, ttl?: number): Promise<{ token: string; uri: string }> {
+		return this.lua(
+			`(function () local i = assert(host.modules.invites.create_group(${luaLiteral(groups)}, ${data === undefined ? "nil" : luaLiteral(data)}, ${ttl ?? "nil"})); return { token = i.token, uri = i.uri } end)()`,
+		);
+	}
+
+	async createUser(username: string, password: string): Promise<void> {
+		await this.lua(`assert(require "core.usermanager".create_user(${luaLiteral(username)}, ${luaLiteral(password)}, ${luaLiteral(DOMAIN)}))`);
+	}
+
+	async userExists(username: string): Promise<boolean> {
+		return this.lua(`require "core.usermanager".user_exists(${luaLiteral(username)}, ${luaLiteral(DOMAIN)}) and true or false`);
+	}
+
+	async inviteIsValid(token: string): Promise<boolean> {
+		return this.lua(`host.modules.invites.get(${luaLiteral(token)}) ~= nil`);
+	}
+
+	/** A value of a map store on this host (e.g. groups: group id → username → true). */
+	async mapStore(store: string, user: string, key: string): Promise<unknown> {
+		return this.lua(`(require "core.storagemanager".open(${luaLiteral(DOMAIN)}, ${luaLiteral(store)}, "map"):get(${luaLiteral(user)}, ${luaLiteral(key)}))`);
+	}
+
+	/** 13: primary and secondary role names; 0.12: the role set's names. */
+	async rolesOf(username: string): Promise<{ primary?: string; secondary?: string[]; set?: string[] }> {
+		const user = luaLiteral(username);
+		const dom = luaLiteral(DOMAIN);
+		return this.lua(`(function ()
+			local um = require "core.usermanager";
+			local function names(t) local out = {}; for name, v in pairs(t or {}) do if v then out[#out + 1] = name; end end; table.sort(out); return out; end
+			if um.get_user_role then
+				local role = um.get_user_role(${user}, ${dom});
+				return { primary = role and role.name, secondary = names(um.get_user_secondary_roles(${user}, ${dom})) };
+			end
+			return { set = names(um.get_roles(${user} .. "@" .. ${dom}, ${dom})) };
+		end)()`);
+	}
+
+	/** Lines of the server log at error level, or with a Lua traceback. */
+	logProblems(): string[] {
+		if (!existsSync(this.logFile)) return [];
+		return readFileSync(this.logFile, "utf8")
+			.split("\n")
+			.filter((line) => /\terror\t/.test(line) || /traceback/i.test(line));
+	}
+
+	log(): string {
+		return existsSync(this.logFile) ? readFileSync(this.logFile, "utf8") : "";
+	}
+
+	/** Stops Prosody (SIGTERM, then SIGKILL after 10 s) and removes its temporary data folder. */
+	async stop(options: { keepData?: boolean } = {}): Promise<number | null> {
+		if (this.process.exitCode === null && this.process.signalCode === null) {
+			this.process.kill("SIGTERM");
+			const timer = setTimeout(() => this.process.kill("SIGKILL"), 10_000);
+			await this.exited;
+			clearTimeout(timer);
+		}
+		const code = await this.exited;
+		if (this.ownsDataDir && !options.keepData) rmSync(this.dataDir, { recursive: true, force: true });
+		return code;
+	}
+}

@@ -1,0 +1,39 @@
+/**
+ * One real Prosody per describe block: started before its tests, stopped
+ * after them (also when they fail), and its log checked for errors and Lua
+ * tracebacks at the end.
+ *
+ *   describe.each(serverMatrix)("Prosody %s, %s storage", (version, storage) => {
+ *     const server = useServer({ version, storage });
+ *     test("…", async () => { const invite = await server().createAccountInvite(); … });
+ *   });
+ */
+import { prosodyVersions, type ProsodyVersion } from "./prosody_sources.js";
+import { ProsodyServer, storages, type ServerOptions, type Storage } from "./prosody_server.js";
+
+/** Every server the end-to-end suites run against: both versions, both storages. */
+export const serverMatrix: [ProsodyVersion, Storage][] = prosodyVersions.flatMap((version) => storages.map((storage): [ProsodyVersion, Storage] => [version, storage]));
+
+export function useServer(options: ServerOptions): () => ProsodyServer {
+	let server: ProsodyServer | undefined;
+	beforeAll(async () => {
+		server = await ProsodyServer.start(options);
+	});
+	afterAll(async () => {
+		if (!server) return;
+		const problems = server.logProblems();
+		await server.stop();
+		expect(problems).toEqual([]);
+	});
+	return () => {
+		if (!server) throw new Error("server not started");
+		return server;
+	};
+}
+
+let counter = 0;
+/** A username no other test on this server uses. */
+export function uniqueName(base: string): string {
+	counter += 1;
+	return `${base}${counter}${process.pid % 1000}`;
+}
