@@ -8,22 +8,22 @@ local ____modules = {}
 local ____moduleCache = {}
 local ____originalRequire = require
 local function require(file, ...)
-    if ____moduleCache[file] then
-        return ____moduleCache[file].value
-    end
-    if ____modules[file] then
-        local module = ____modules[file]
-        local value = nil
-        if (select("#", ...) > 0) then value = module(...) else value = module(file) end
-        ____moduleCache[file] = { value = value }
-        return value
-    else
-        if ____originalRequire then
-            return ____originalRequire(file)
-        else
-            error("module '" .. file .. "' not found")
-        end
-    end
+	if ____moduleCache[file] then
+		return ____moduleCache[file].value
+	end
+	if ____modules[file] then
+		local module = ____modules[file]
+		local value = nil
+		if (select("#", ...) > 0) then value = module(...) else value = module(file) end
+		____moduleCache[file] = { value = value }
+		return value
+	else
+		if ____originalRequire then
+			return ____originalRequire(file)
+		else
+			error("module '" .. file .. "' not found")
+		end
+	end
 end
 ____modules = {
 ["groups"] = function(...)
@@ -31,30 +31,30 @@ local ____exports = {}
 --- Groups an invite adds the new account to: membership in the `groups` map
 -- store (group id → username → true), which mod_groups_internal reads.
 function ____exports.add_to_invite_groups(username, groups)
-    local memberships = module:open_store("groups", "map")
-    for ____, group in ipairs(groups) do
-        if type(group) ~= "string" then
-            module:log(
-                "warn",
-                "Ignoring a group id of type %s in the invite of %s",
-                type(group),
-                username
-            )
-        else
-            local ok, err = memberships:set(group, username, true)
-            if ok then
-                module:log("debug", "Added %s to group %s", username, group)
-            else
-                module:log(
-                    "error",
-                    "Could not add %s to group %s: %s",
-                    username,
-                    group,
-                    err
-                )
-            end
-        end
-    end
+	local memberships = module:open_store("groups", "map")
+	for ____, group in ipairs(groups) do
+		if type(group) ~= "string" then
+			module:log(
+				"warn",
+				"Ignoring a group id of type %s in the invite of %s",
+				type(group),
+				username
+			)
+		else
+			local ok, err = memberships:set(group, username, true)
+			if ok then
+				module:log("debug", "Added %s to group %s", username, group)
+			else
+				module:log(
+					"error",
+					"Could not add %s to group %s: %s",
+					username,
+					group,
+					err
+				)
+			end
+		end
+	end
 end
 return ____exports
  end,
@@ -64,65 +64,76 @@ local ____exports = {}
 -- cannot be seen to end, so their claim lapses.
 local SESSIONLESS_CLAIM_SECONDS = 300
 local claims = {}
---- Single-use tokens that were used but might still be in storage.
-local burned = {}
+--- The tokens of the last single-use invites used here. mod_invites ignores
+-- a failed delete (the storage layer logs it), which would leave a used
+-- invite valid; these are refused whatever storage says. A ring: memory
+-- stays bounded.
+local RECENTLY_USED = 4096
+local recently_used = {}
+local used_ring = {}
+local next_slot = 0
 --- A claim lapses when its session has closed or authenticated, or (without session) after a while.
 local function is_held(claim)
-    local session = claim.session
-    if session ~= nil then
-        return session.destroyed ~= true and session.type == "c2s_unauthed"
-    end
-    return os.time() < claim.expires
+	local session = claim.session
+	if session ~= nil then
+		return session.destroyed ~= true and session.type == "c2s_unauthed"
+	end
+	return os.time() < claim.expires
 end
 --- Claims `token` for this registration. False when another live
 -- registration holds it, or when it was burned.
 function ____exports.claim_invite(token, session, event)
-    if burned[token] ~= nil then
-        return false
-    end
-    local current = claims[token]
-    if current ~= nil and is_held(current) then
-        local ____temp_0
-        if session ~= nil then
-            ____temp_0 = current.session == session
-        else
-            ____temp_0 = current.event == event
-        end
-        local same = ____temp_0
-        if not same then
-            return false
-        end
-    end
-    if session ~= nil then
-        claims[token] = {session = session, expires = 0}
-    else
-        claims[token] = {
-            event = event,
-            expires = os.time() + SESSIONLESS_CLAIM_SECONDS
-        }
-    end
-    return true
+	if recently_used[token] ~= nil then
+		return false
+	end
+	local current = claims[token]
+	if current ~= nil and is_held(current) then
+		local ____temp_0
+		if session ~= nil then
+			____temp_0 = current.session == session
+		else
+			____temp_0 = current.event == event
+		end
+		local same = ____temp_0
+		if not same then
+			return false
+		end
+	end
+	if session ~= nil then
+		claims[token] = {session = session, expires = 0}
+	else
+		claims[token] = {
+			event = event,
+			expires = os.time() + SESSIONLESS_CLAIM_SECONDS
+		}
+	end
+	return true
 end
 --- Ends the claim on `token` (the invite was used, or the registration gave up on it).
 function ____exports.release_invite(token)
-    claims[token] = nil
+	claims[token] = nil
 end
 --- Ends any claim `session` holds on a token other than `token` (it presented a new invite).
 function ____exports.release_other_claims(session, token)
-    for claimed, claim in pairs(claims) do
-        if claim.session == session and claimed ~= token then
-            claims[claimed] = nil
-        end
-    end
+	for claimed, claim in pairs(claims) do
+		if claim.session == session and claimed ~= token then
+			claims[claimed] = nil
+		end
+	end
 end
---- Refuses `token` for the rest of this process: it was used, but storage
--- might still hold it.
-function ____exports.burn_invite(token)
-    burned[token] = true
-    claims[token] = nil
+--- A single-use invite was used: its claim ends, and it is refused from now on.
+function ____exports.mark_used(token)
+	claims[token] = nil
+	local evicted = used_ring[next_slot + 1]
+	if evicted ~= nil then
+		recently_used[evicted] = nil
+	end
+	used_ring[next_slot + 1] = token
+	recently_used[token] = true
+	next_slot = (next_slot + 1) % RECENTLY_USED
 end
-function ____exports.is_burned(token)
-    return burned[token] ~= nil
+function ____exports.was_used(token)
+	return recently_used[token] ~= nil
 end
 return ____exports
  end,
@@ -130,21 +141,22 @@ return ____exports
 local ____exports = {}
 --- mod_invites makes 24-character tokens (util.id.medium); 128 leaves room for other generators.
 local MAX_TOKEN_LENGTH = 128
---- Why a token cannot be one mod_invites made, or nil when it might be.
+--- Why a token cannot be one mod_invites made, or nil when it might be: any
+-- other bad token (spaces…) is simply unknown to mod_invites. (XML cannot
+-- carry control characters.)
 function ____exports.check_token(token)
-    if token == nil or token == "" then
-        return "missing"
-    end
-    local unprintable = string.find(token, "[%c%s]")
-    if #token > MAX_TOKEN_LENGTH or unprintable ~= nil then
-        return "malformed"
-    end
-    return nil
+	if token == nil or token == "" then
+		return "missing"
+	end
+	if #token > MAX_TOKEN_LENGTH then
+		return "malformed"
+	end
+	return nil
 end
 --- Tokens are secrets: the log gets enough to tell two apart, only at debug
 -- level, never the token itself.
 function ____exports.redact(token)
-    return string.sub(token, 1, 4) .. "…"
+	return string.sub(token, 1, 4) .. "…"
 end
 return ____exports
  end,
@@ -153,132 +165,122 @@ local ____exports = {}
 local ____tokens = require("tokens")
 local redact = ____tokens.redact
 local function failed(what, token, err)
-    module:log(
-        "error",
-        "mod_invites failed to %s (token %s): %s",
-        what,
-        redact(token),
-        err
-    )
-    return nil, "internal-error"
+	module:log(
+		"error",
+		"mod_invites failed to %s (token %s): %s",
+		what,
+		redact(token),
+		err
+	)
+	return nil, "internal-error"
 end
 --- Only under prosodyctl, which loads modules without their dependencies.
 local function not_loaded()
-    module:log("error", "mod_invites is not loaded, invite tokens cannot be checked")
-    return nil, "internal-error"
+	module:log("error", "mod_invites is not loaded, invite tokens cannot be checked")
+	return nil, "internal-error"
 end
 --- An invite valid for account registration (what `<preauth/>` presents).
 function ____exports.get_account_invite(invites, token)
-    if invites == nil then
-        return not_loaded()
-    end
-    local ok, invite, err = pcall(invites.get, token, nil)
-    if not ok then
-        return failed("check an invite", token, invite)
-    end
-    if invite == nil then
-        return nil, err
-    end
-    return invite
+	if invites == nil then
+		return not_loaded()
+	end
+	local ok, invite, err = pcall(invites.get, token, nil)
+	if not ok then
+		return failed("check an invite", token, invite)
+	end
+	if invite == nil then
+		return nil, err
+	end
+	return invite
 end
 --- The stored record of an account invite, read afresh: whether it is still
 -- valid (not used, not expired, not revoked) and for which username.
 function ____exports.get_account_invite_record(invites, token)
-    if invites == nil then
-        return not_loaded()
-    end
-    local ok, record, err = pcall(invites.get_account_invite_info, token)
-    if not ok then
-        return failed("read an invite", token, record)
-    end
-    if record == nil then
-        return nil, err
-    end
-    return record
+	if invites == nil then
+		return not_loaded()
+	end
+	local ok, record, err = pcall(invites.get_account_invite_info, token)
+	if not ok then
+		return failed("read an invite", token, record)
+	end
+	if record == nil then
+		return nil, err
+	end
+	return record
 end
 --- The user store of mod_invites: token → expiry time of the user's contact invites.
 local function contact_invite_store()
-    return module:open_store("invite_token", "map")
+	return module:open_store("invite_token", "map")
 end
 local function use_contact_invite(self)
-    local store = contact_invite_store()
-    store:set(self.username, self.token, nil)
-    store:set(nil, self.token, nil)
-    return true
+	local store = contact_invite_store()
+	store:set(self.username, self.token, nil)
+	store:set(nil, self.token, nil)
+	return true
 end
 --- What 13's mod_invites returns for a contact invite made without
 -- registration rights, which 0.12.3's `get` fails on with a Lua error
 -- (it reads `token_info.reusable` when there is no token_info).
 local function get_contact_invite_from_store(token, username)
-    local expires = contact_invite_store():get(username, token)
-    if expires == nil then
-        return "token-invalid"
-    end
-    if os.time() > expires then
-        return "token-expired"
-    end
-    return {
-        token = token,
-        username = username,
-        type = "roster",
-        uri = (((("xmpp:" .. username) .. "@") .. module.host) .. "?roster;preauth=") .. token,
-        reusable = false,
-        use = use_contact_invite
-    }
+	local expires = contact_invite_store():get(username, token)
+	if expires == nil then
+		return "token-invalid"
+	end
+	if os.time() > expires then
+		return "token-expired"
+	end
+	return {
+		token = token,
+		username = username,
+		type = "roster",
+		uri = (((("xmpp:" .. username) .. "@") .. module.host) .. "?roster;preauth=") .. token,
+		reusable = false,
+		use = use_contact_invite
+	}
 end
 --- An invite valid for subscribing to the local user `username` (XEP-0379).
 function ____exports.get_contact_invite(invites, token, username)
-    if invites == nil then
-        return not_loaded()
-    end
-    local ok, invite, err = pcall(invites.get, token, username)
-    if ok then
-        if invite == nil then
-            return nil, err
-        end
-        return invite
-    end
-    module:log(
-        "debug",
-        "mod_invites could not check contact invite %s (%s), reading its store",
-        redact(token),
-        invite
-    )
-    local read, fallback = pcall(get_contact_invite_from_store, token, username)
-    if not read then
-        return failed("check a contact invite", token, fallback)
-    end
-    if type(fallback) == "string" then
-        return nil, fallback
-    end
-    return fallback
+	if invites == nil then
+		return not_loaded()
+	end
+	local ok, invite, err = pcall(invites.get, token, username)
+	if ok then
+		if invite == nil then
+			return nil, err
+		end
+		return invite
+	end
+	module:log(
+		"debug",
+		"mod_invites could not check contact invite %s (%s), reading its store",
+		redact(token),
+		invite
+	)
+	local read, fallback = pcall(get_contact_invite_from_store, token, username)
+	if not read then
+		return failed("check a contact invite", token, fallback)
+	end
+	if type(fallback) == "string" then
+		return nil, fallback
+	end
+	return fallback
 end
 local function call_use(invite)
-    return invite:use()
+	return invite:use()
 end
---- Marks an invite used. Returns false when it may still be usable: `use`
--- raised an error, or a single-use invite can still be found afterwards
--- (mod_invites ignores storage errors when it deletes one).
-function ____exports.use_invite(invites, invite)
-    local ok, err = pcall(call_use, invite)
-    if not ok then
-        module:log(
-            "error",
-            "mod_invites failed to mark invite %s used: %s",
-            redact(invite.token),
-            err
-        )
-        return false
-    end
-    if invite.reusable then
-        return true
-    end
-    if invite.username ~= nil and invite.inviter == nil then
-        local still_valid, problem = ____exports.get_contact_invite(invites, invite.token, invite.username)
-        return still_valid == nil and problem ~= "internal-error"
-    end
-    local still_valid, problem = ____exports.get_account_invite_record(invites, invite.token)
-    return still_valid == nil and problem ~= "internal-error"
+--- Marks an invite used. Returns false when mod_invites raised an error
+-- (then it is logged).
+function ____exports.use_invite(invite)
+	local ok, err = pcall(call_use, invite)
+	if not ok then
+		module:log(
+			"error",
+			"mod_invites failed to mark invite %s used: %s",
+			redact(invite.token),
+			err
+		)
+	end
+	return ok
 end
 return ____exports
  end,
@@ -286,13 +288,20 @@ return ____exports
 local ____exports = {}
 --- Requires a library under the name the running Prosody uses:
 -- "prosody.util.stanza" in 13, "util.stanza" in 0.12 (which has no
--- "prosody." namespace). Runs once per library, when the module loads.
+-- "prosody." namespace). Runs once per library, when the module loads; the
+-- server has loaded these libraries already, so the require() that
+-- searches the filesystem (and fails on 0.12) is a last resort.
 function ____exports.prosody_require(name)
-    local found, lib = pcall(require, "prosody." .. name)
-    if found then
-        return lib
-    end
-    return require(name)
+	local loaded = package.loaded
+	local lib = loaded["prosody." .. name] or loaded[name]
+	if lib ~= nil then
+		return lib
+	end
+	local found, namespaced = pcall(require, "prosody." .. name)
+	if found then
+		return namespaced
+	end
+	return require(name)
 end
 ____exports.st = ____exports.prosody_require("util.stanza")
 ____exports.jid = ____exports.prosody_require("util.jid")
@@ -312,58 +321,51 @@ local ____tokens = require("tokens")
 local check_token = ____tokens.check_token
 local redact = ____tokens.redact
 local function reply_invite_problem(origin, stanza, problem)
-    if problem == "internal-error" then
-        origin.send(st.error_reply(stanza, "wait", "internal-server-error", "The invite token could not be checked, please try again later"))
-    elseif problem == "token-expired" then
-        origin.send(st.error_reply(stanza, "cancel", "forbidden", "The invite token has expired"))
-    else
-        origin.send(st.error_reply(stanza, "cancel", "forbidden", "The invite token is invalid or has already been used"))
-    end
+	if problem == "internal-error" then
+		origin.send(st.error_reply(stanza, "wait", "internal-server-error", "The invite token could not be checked, please try again later"))
+	elseif problem == "token-expired" then
+		origin.send(st.error_reply(stanza, "cancel", "forbidden", "The invite token has expired"))
+	else
+		origin.send(st.error_reply(stanza, "cancel", "forbidden", "The invite token is invalid or has already been used"))
+	end
 end
 --- Always handles the stanza (returns true): nobody else knows this payload.
 function ____exports.handle_preauth_iq(invites, event)
-    local ____event_0 = event
-    local origin = ____event_0.origin
-    local stanza = ____event_0.stanza
-    local iq_type = stanza.attr.type
-    if iq_type == "result" or iq_type == "error" then
-        return true
-    end
-    if iq_type ~= "set" then
-        origin.send(st.error_reply(stanza, "modify", "bad-request", "An invite token is submitted with an IQ of type 'set'"))
-        return true
-    end
-    local ____opt_1 = stanza:get_child("preauth", "urn:xmpp:pars:0")
-    local token = ____opt_1 and ____opt_1.attr.token
-    local token_problem = check_token(token)
-    if token == nil or token_problem == "missing" then
-        origin.send(st.error_reply(stanza, "modify", "bad-request", "The invite token is missing"))
-        return true
-    end
-    if token_problem == "malformed" then
-        origin.send(st.error_reply(stanza, "modify", "bad-request", "The invite token is malformed"))
-        return true
-    end
-    local invite, problem = get_account_invite(invites, token)
-    if invite == nil then
-        module:log(
-            "debug",
-            "Refusing invite token %s: %s",
-            redact(token),
-            problem
-        )
-        reply_invite_problem(origin, stanza, problem)
-        return true
-    end
-    module:log(
-        "debug",
-        "Session presented valid invite %s",
-        redact(token)
-    )
-    release_other_claims(origin, token)
-    origin.validated_invite = invite
-    origin.send(st.reply(stanza))
-    return true
+	local ____event_0 = event
+	local origin = ____event_0.origin
+	local stanza = ____event_0.stanza
+	local iq_type = stanza.attr.type
+	if iq_type == "result" or iq_type == "error" then
+		return true
+	end
+	if iq_type ~= "set" then
+		origin.send(st.error_reply(stanza, "modify", "bad-request", "An invite token is submitted with an IQ of type 'set'"))
+		return true
+	end
+	local token = stanza.tags[1].attr.token
+	local token_problem = check_token(token)
+	if token == nil or token_problem == "missing" then
+		origin.send(st.error_reply(stanza, "modify", "bad-request", "The invite token is missing"))
+		return true
+	end
+	if token_problem == "malformed" then
+		origin.send(st.error_reply(stanza, "modify", "bad-request", "The invite token is malformed"))
+		return true
+	end
+	local invite, problem = get_account_invite(invites, token)
+	if invite == nil then
+		reply_invite_problem(origin, stanza, problem)
+		return true
+	end
+	module:log(
+		"debug",
+		"Session presented valid invite %s",
+		redact(token)
+	)
+	release_other_claims(origin, token)
+	origin.validated_invite = invite
+	origin.send(st.reply(stanza))
+	return true
 end
 return ____exports
  end,
@@ -372,157 +374,157 @@ local ____exports = {}
 local ____prosody_require = require("prosody_require")
 local usermanager = ____prosody_require.usermanager
 local function is_role_list(roles)
-    return roles[1] ~= nil
+	return roles[1] ~= nil
 end
 --- The roles as an ordered list. A role set has no order: on 13 the most
 -- privileged role (highest priority) becomes the primary one, ties broken
 -- by name so that the result does not depend on table order.
 local function role_list(roles, host)
-    if is_role_list(roles) then
-        return roles
-    end
-    local names = {}
-    for name, granted in pairs(roles) do
-        if granted and type(name) == "string" then
-            names[#names + 1] = name
-        end
-    end
-    local get_role_by_name = usermanager.get_role_by_name
-    local priority = {}
-    for ____, name in ipairs(names) do
-        local ____temp_0
-        if get_role_by_name ~= nil then
-            ____temp_0 = get_role_by_name(name, host)
-        else
-            ____temp_0 = nil
-        end
-        local role = ____temp_0
-        local ____role_1
-        if role then
-            ____role_1 = role.priority
-        else
-            ____role_1 = nil
-        end
-        priority[name] = ____role_1 or 0
-    end
-    table.sort(
-        names,
-        function(a, b)
-            local pa = priority[a] or 0
-            local pb = priority[b] or 0
-            local ____temp_2
-            if pa ~= pb then
-                ____temp_2 = pa > pb
-            else
-                ____temp_2 = a < b
-            end
-            return ____temp_2
-        end
-    )
-    return names
+	if is_role_list(roles) then
+		return roles
+	end
+	local names = {}
+	for name, granted in pairs(roles) do
+		if granted and type(name) == "string" then
+			names[#names + 1] = name
+		end
+	end
+	local get_role_by_name = usermanager.get_role_by_name
+	local priority = {}
+	for ____, name in ipairs(names) do
+		local ____temp_0
+		if get_role_by_name ~= nil then
+			____temp_0 = get_role_by_name(name, host)
+		else
+			____temp_0 = nil
+		end
+		local role = ____temp_0
+		local ____role_1
+		if role then
+			____role_1 = role.priority
+		else
+			____role_1 = nil
+		end
+		priority[name] = ____role_1 or 0
+	end
+	table.sort(
+		names,
+		function(a, b)
+			local pa = priority[a] or 0
+			local pb = priority[b] or 0
+			local ____temp_2
+			if pa ~= pb then
+				____temp_2 = pa > pb
+			else
+				____temp_2 = a < b
+			end
+			return ____temp_2
+		end
+	)
+	return names
 end
 --- 13: primary role, then secondary roles, through usermanager. Each role on
 -- its own: mod_authz_internal raises an error for a role it does not know,
 -- which must not cost the user the other roles.
 local function apply_role_list(username, host, roles)
-    local called, primary, err = pcall(usermanager.set_user_role, username, host, roles[1])
-    if not called or not primary then
-        local ____module_log_6 = module.log
-        local ____roles__1_4 = roles[1]
-        local ____username_5 = username
-        local ____called_3
-        if called then
-            ____called_3 = err
-        else
-            ____called_3 = primary
-        end
-        ____module_log_6(
-            module,
-            "error",
-            "Could not set role %s for newly registered user %s: %s",
-            ____roles__1_4,
-            ____username_5,
-            ____called_3
-        )
-    end
-    do
-        local i = 1
-        while i < #roles do
-            local added, secondary, secondary_err = pcall(usermanager.add_user_secondary_role, username, host, roles[i + 1])
-            if not added or not secondary then
-                local ____module_log_10 = module.log
-                local ____roles_index_8 = roles[i + 1]
-                local ____username_9 = username
-                local ____added_7
-                if added then
-                    ____added_7 = secondary_err
-                else
-                    ____added_7 = secondary
-                end
-                ____module_log_10(
-                    module,
-                    "warn",
-                    "Could not add secondary role %s for newly registered user %s: %s",
-                    ____roles_index_8,
-                    ____username_9,
-                    ____added_7
-                )
-            end
-            i = i + 1
-        end
-    end
+	local called, primary, err = pcall(usermanager.set_user_role, username, host, roles[1])
+	if not called or not primary then
+		local ____module_log_6 = module.log
+		local ____roles__1_4 = roles[1]
+		local ____username_5 = username
+		local ____called_3
+		if called then
+			____called_3 = err
+		else
+			____called_3 = primary
+		end
+		____module_log_6(
+			module,
+			"error",
+			"Could not set role %s for newly registered user %s: %s",
+			____roles__1_4,
+			____username_5,
+			____called_3
+		)
+	end
+	do
+		local i = 1
+		while i < #roles do
+			local added, secondary, secondary_err = pcall(usermanager.add_user_secondary_role, username, host, roles[i + 1])
+			if not added or not secondary then
+				local ____module_log_10 = module.log
+				local ____roles_index_8 = roles[i + 1]
+				local ____username_9 = username
+				local ____added_7
+				if added then
+					____added_7 = secondary_err
+				else
+					____added_7 = secondary
+				end
+				____module_log_10(
+					module,
+					"warn",
+					"Could not add secondary role %s for newly registered user %s: %s",
+					____roles_index_8,
+					____username_9,
+					____added_7
+				)
+			end
+			i = i + 1
+		end
+	end
 end
 --- 0.12: the role set, through usermanager (mod_authz_internal keeps it in
 -- the `roles` store). mod_authz_internal reports success even when storage
 -- fails, so the roles are read back.
 local function apply_role_set(username, host, roles)
-    local set = {}
-    for ____, name in ipairs(roles) do
-        set[name] = true
-    end
-    local user_jid = (username .. "@") .. host
-    local ____usermanager_11 = usermanager
-    local set_roles = ____usermanager_11.set_roles
-    local get_roles = ____usermanager_11.get_roles
-    if set_roles == nil or get_roles == nil then
-        local stored, err = module:open_store("roles"):set(username, set)
-        if not stored then
-            module:log("error", "Could not store the roles of newly registered user %s: %s", username, err)
-        end
-        return
-    end
-    local ok, err = set_roles(user_jid, host, set)
-    local stored = get_roles(user_jid, host)
-    for ____, name in ipairs(roles) do
-        if not ok or not stored or not stored[name] then
-            local ____module_log_14 = module.log
-            local ____username_13 = username
-            local ____err_12 = err
-            if ____err_12 == nil then
-                ____err_12 = "not stored"
-            end
-            ____module_log_14(
-                module,
-                "error",
-                "Could not set the roles of newly registered user %s: %s",
-                ____username_13,
-                ____err_12
-            )
-            return
-        end
-    end
+	local set = {}
+	for ____, name in ipairs(roles) do
+		set[name] = true
+	end
+	local user_jid = (username .. "@") .. host
+	local ____usermanager_11 = usermanager
+	local set_roles = ____usermanager_11.set_roles
+	local get_roles = ____usermanager_11.get_roles
+	if set_roles == nil or get_roles == nil then
+		local stored, err = module:open_store("roles"):set(username, set)
+		if not stored then
+			module:log("error", "Could not store the roles of newly registered user %s: %s", username, err)
+		end
+		return
+	end
+	local ok, err = set_roles(user_jid, host, set)
+	local stored = get_roles(user_jid, host)
+	for ____, name in ipairs(roles) do
+		if not ok or not stored or not stored[name] then
+			local ____module_log_14 = module.log
+			local ____username_13 = username
+			local ____err_12 = err
+			if ____err_12 == nil then
+				____err_12 = "not stored"
+			end
+			____module_log_14(
+				module,
+				"error",
+				"Could not set the roles of newly registered user %s: %s",
+				____username_13,
+				____err_12
+			)
+			return
+		end
+	end
 end
 function ____exports.apply_invite_roles(username, host, roles)
-    local list = role_list(roles, host)
-    if #list == 0 then
-        return
-    end
-    module:log("debug", "Giving %s the roles of their invite", username)
-    if usermanager.set_user_role ~= nil and usermanager.add_user_secondary_role ~= nil then
-        apply_role_list(username, host, list)
-    else
-        apply_role_set(username, host, list)
-    end
+	local list = role_list(roles, host)
+	if #list == 0 then
+		return
+	end
+	module:log("debug", "Giving %s the roles of their invite", username)
+	if usermanager.set_user_role ~= nil and usermanager.add_user_secondary_role ~= nil then
+		apply_role_list(username, host, list)
+	else
+		apply_role_set(username, host, list)
+	end
 end
 return ____exports
  end,
@@ -530,8 +532,8 @@ return ____exports
 local ____exports = {}
 local ____invite_claims = require("invite_claims")
 local claim_invite = ____invite_claims.claim_invite
+local mark_used = ____invite_claims.mark_used
 local release_invite = ____invite_claims.release_invite
-local burn_invite = ____invite_claims.burn_invite
 local ____invites = require("invites")
 local get_contact_invite = ____invites.get_contact_invite
 local use_invite = ____invites.use_invite
@@ -546,153 +548,145 @@ local redact = ____tokens.redact
 --- A one-way subscription: `user` sees `contact`'s presence. The same four
 -- roster steps as a subscription request and its approval, without stanzas.
 local function subscribe(host, user, contact)
-    local user_jid = (user .. "@") .. host
-    local contact_jid = (contact .. "@") .. host
-    if not rostermanager.set_contact_pending_out(user, host, contact_jid) then
-        module:log("warn", "Could not record the subscription request of %s to %s", user_jid, contact_jid)
-    end
-    if not rostermanager.set_contact_pending_in(contact, host, user_jid) then
-        module:log("debug", "No pending request recorded for %s from %s (already subscribed?)", contact_jid, user_jid)
-    end
-    if not rostermanager.subscribed(contact, host, user_jid) then
-        module:log("warn", "Could not record that %s approved %s", contact_jid, user_jid)
-    end
-    if not rostermanager.process_inbound_subscription_approval(user, host, contact_jid) then
-        module:log("debug", "No approval recorded for %s by %s (already subscribed?)", user_jid, contact_jid)
-    end
+	local user_jid = (user .. "@") .. host
+	local contact_jid = (contact .. "@") .. host
+	if not rostermanager.set_contact_pending_out(user, host, contact_jid) then
+		module:log("warn", "Could not record the subscription request of %s to %s", user_jid, contact_jid)
+	end
+	if not rostermanager.set_contact_pending_in(contact, host, user_jid) then
+		module:log("debug", "No pending request recorded for %s from %s (already subscribed?)", contact_jid, user_jid)
+	end
+	if not rostermanager.subscribed(contact, host, user_jid) then
+		module:log("warn", "Could not record that %s approved %s", contact_jid, user_jid)
+	end
+	if not rostermanager.process_inbound_subscription_approval(user, host, contact_jid) then
+		module:log("debug", "No approval recorded for %s by %s (already subscribed?)", user_jid, contact_jid)
+	end
 end
 --- A mutual subscription between two local users (a new user and their
 -- inviter), pushed to both users' clients.
 function ____exports.subscribe_both(host, inviter, username)
-    if not usermanager.user_exists(inviter, host) then
-        module:log("info", "Not subscribing %s to their inviter %s, whose account no longer exists", username, inviter)
-        return
-    end
-    module:log("debug", "Creating mutual subscription between %s and %s", inviter, username)
-    subscribe(host, inviter, username)
-    subscribe(host, username, inviter)
-    rostermanager.roster_push(inviter, host, (username .. "@") .. host)
-    rostermanager.roster_push(username, host, (inviter .. "@") .. host)
+	if not usermanager.user_exists(inviter, host) then
+		module:log("info", "Not subscribing %s to their inviter %s, whose account no longer exists", username, inviter)
+		return
+	end
+	module:log("debug", "Creating mutual subscription between %s and %s", inviter, username)
+	subscribe(host, inviter, username)
+	subscribe(host, username, inviter)
+	rostermanager.roster_push(inviter, host, (username .. "@") .. host)
+	rostermanager.roster_push(username, host, (inviter .. "@") .. host)
 end
 --- Sends the user's available presence to a contact that has just been
 -- approved, as mod_presence does when it approves a request: from each
 -- available resource, or "unavailable" when there is none.
 local function send_presence_to_new_contact(user_jid, contact)
-    local sent = 0
-    local user = prosody.bare_sessions[user_jid]
-    if user ~= nil then
-        for ____, session in pairs(user.sessions) do
-            local presence = session.presence
-            if presence ~= nil then
-                presence.attr.to = contact
-                prosody.core_post_stanza(session, presence, true)
-                presence.attr.to = nil
-                sent = sent + 1
-            end
-        end
-    end
-    if sent == 0 then
-        module:send(st.presence({from = user_jid, to = contact, type = "unavailable"}))
-    end
+	local sent = 0
+	local user = prosody.bare_sessions[user_jid]
+	if user ~= nil then
+		for ____, session in pairs(user.sessions) do
+			local presence = session.presence
+			if presence ~= nil then
+				presence.attr.to = contact
+				prosody.core_post_stanza(session, presence, true)
+				presence.attr.to = nil
+				sent = sent + 1
+			end
+		end
+	end
+	if sent == 0 then
+		module:send(st.presence({from = user_jid, to = contact, type = "unavailable"}))
+	end
 end
 --- Approves a subscription request on behalf of the user, as if their client
 -- had: roster updated and pushed, the invite used, the contact told, and a
 -- request sent back so that the subscription becomes mutual. Returns false,
 -- having changed nothing, when the request should take the normal path.
-local function approve(invites, username, host, contact, invite)
-    if not rostermanager.set_contact_pending_in(username, host, contact) then
-        return false
-    end
-    if not rostermanager.subscribed(username, host, contact) then
-        rostermanager.unsubscribed(username, host, contact)
-        return false
-    end
-    if not use_invite(invites, invite) then
-        burn_invite(invite.token)
-        module:log(
-            "error",
-            "Contact invite %s of %s may still be valid in storage; it is refused until Prosody restarts",
-            redact(invite.token),
-            username
-        )
-    end
-    rostermanager.roster_push(username, host, contact)
-    local user_jid = (username .. "@") .. host
-    module:send(st.presence({from = user_jid, to = contact, type = "subscribed"}))
-    send_presence_to_new_contact(user_jid, contact)
-    local already_subscribed = rostermanager.is_user_subscribed(username, host, contact)
-    if not already_subscribed and not rostermanager.is_contact_pending_out(username, host, contact) then
-        if rostermanager.set_contact_pending_out(username, host, contact) then
-            rostermanager.roster_push(username, host, contact)
-            module:send(st.presence({from = user_jid, to = contact, type = "subscribe"}))
-        else
-            module:log("warn", "Could not record the subscription request of %s to %s", user_jid, contact)
-        end
-    end
-    return true
+local function approve(username, host, contact, invite)
+	if not rostermanager.set_contact_pending_in(username, host, contact) then
+		return false
+	end
+	if not rostermanager.subscribed(username, host, contact) then
+		rostermanager.unsubscribed(username, host, contact)
+		return false
+	end
+	use_invite(invite)
+	mark_used(invite.token)
+	rostermanager.roster_push(username, host, contact)
+	local user_jid = (username .. "@") .. host
+	module:send(st.presence({from = user_jid, to = contact, type = "subscribed"}))
+	send_presence_to_new_contact(user_jid, contact)
+	local already_subscribed = rostermanager.is_user_subscribed(username, host, contact)
+	if not already_subscribed and not rostermanager.is_contact_pending_out(username, host, contact) then
+		if rostermanager.set_contact_pending_out(username, host, contact) then
+			rostermanager.roster_push(username, host, contact)
+			module:send(st.presence({from = user_jid, to = contact, type = "subscribe"}))
+		else
+			module:log("warn", "Could not record the subscription request of %s to %s", user_jid, contact)
+		end
+	end
+	return true
 end
 --- XEP-0379: a subscription request to a local user carrying a token that
 -- user issued is approved at once. Returns true when it was (the stanza is
 -- handled); nothing when the request should take the normal path: the token
 -- is not valid for this user, or approving it failed.
 function ____exports.approve_preauth_subscription(invites, event, token)
-    local stanza = event.stanza
-    local username, host = jid.split(stanza.attr.to)
-    local contact = jid.bare(stanza.attr.from)
-    if username == nil or host == nil or contact == nil or contact == (username .. "@") .. host then
-        return nil
-    end
-    if check_token(token) ~= nil then
-        module:log("debug", "Ignoring malformed preauth token in subscription request from %s to %s", contact, username)
-        return nil
-    end
-    local invite, problem = get_contact_invite(invites, token, username)
-    if invite == nil then
-        module:log(
-            "debug",
-            "Not pre-approving subscription from %s to %s with token %s: %s",
-            contact,
-            username,
-            redact(token),
-            problem
-        )
-        return nil
-    end
-    if not claim_invite(token, nil, stanza) then
-        module:log(
-            "debug",
-            "Contact invite %s is being used by another request",
-            redact(token)
-        )
-        return nil
-    end
-    module:log("debug", "Approving inbound subscription to %s from %s", username, contact)
-    local ok, approved = pcall(
-        approve,
-        invites,
-        username,
-        host,
-        contact,
-        invite
-    )
-    release_invite(token)
-    if not ok then
-        module:log(
-            "error",
-            "Could not pre-approve the subscription of %s to %s: %s",
-            contact,
-            username,
-            approved
-        )
-        return nil
-    end
-    local ____approved_0
-    if approved then
-        ____approved_0 = true
-    else
-        ____approved_0 = nil
-    end
-    return ____approved_0
+	local stanza = event.stanza
+	local username, host = jid.split(stanza.attr.to)
+	local contact = jid.bare(stanza.attr.from)
+	if username == nil or host == nil or contact == nil or contact == (username .. "@") .. host then
+		return nil
+	end
+	if check_token(token) ~= nil then
+		module:log("debug", "Ignoring malformed preauth token in subscription request from %s to %s", contact, username)
+		return nil
+	end
+	local invite, problem = get_contact_invite(invites, token, username)
+	if invite == nil then
+		module:log(
+			"debug",
+			"Not pre-approving subscription from %s to %s with token %s: %s",
+			contact,
+			username,
+			redact(token),
+			problem
+		)
+		return nil
+	end
+	if not claim_invite(token, nil, stanza) then
+		module:log(
+			"debug",
+			"Contact invite %s is in use by another request, or was just used",
+			redact(token)
+		)
+		return nil
+	end
+	module:log("debug", "Approving inbound subscription to %s from %s", username, contact)
+	local ok, approved = pcall(
+		approve,
+		username,
+		host,
+		contact,
+		invite
+	)
+	release_invite(token)
+	if not ok then
+		module:log(
+			"error",
+			"Could not pre-approve the subscription of %s to %s: %s",
+			contact,
+			username,
+			approved
+		)
+		return nil
+	end
+	local ____approved_0
+	if approved then
+		____approved_0 = true
+	else
+		____approved_0 = nil
+	end
+	return ____approved_0
 end
 return ____exports
  end,
@@ -700,9 +694,9 @@ return ____exports
 local ____exports = {}
 local ____invite_claims = require("invite_claims")
 local claim_invite = ____invite_claims.claim_invite
-local burn_invite = ____invite_claims.burn_invite
-local is_burned = ____invite_claims.is_burned
+local mark_used = ____invite_claims.mark_used
 local release_invite = ____invite_claims.release_invite
+local was_used = ____invite_claims.was_used
 local ____invites = require("invites")
 local get_account_invite_record = ____invites.get_account_invite_record
 local use_invite = ____invites.use_invite
@@ -718,170 +712,164 @@ local subscribe_both = ____roster_subscriptions.subscribe_both
 local ____tokens = require("tokens")
 local redact = ____tokens.redact
 local function refuse(event, ____type, condition, text)
-    local ____error = {type = ____type, condition = condition, text = text}
-    event.allowed = false
-    event.error = ____error
-    event.reason = text
-    module:log("debug", "Refusing registration of %s: %s", event.username, text)
+	local ____error = {type = ____type, condition = condition, text = text}
+	event.allowed = false
+	event.error = ____error
+	event.reason = text
 end
+--- The refusal of a registration without invite in invite-only mode. Every
+-- refused registration gets it, so it is shared rather than made each time
+-- (mod_register_ibr only reads it).
+____exports.UNINVITED = {type = "cancel", condition = "forbidden", text = "Registration on this server is through invitation only"}
 local function refuse_invite(event, problem)
-    if problem == "internal-error" then
-        refuse(event, "wait", "internal-server-error", "The invite could not be checked, please try again later")
-    elseif problem == "token-expired" then
-        refuse(event, "cancel", "forbidden", "The invite has expired")
-    else
-        refuse(event, "cancel", "forbidden", "The invite is invalid or has already been used")
-    end
+	if problem == "internal-error" then
+		refuse(event, "wait", "internal-server-error", "The invite could not be checked, please try again later")
+	elseif problem == "token-expired" then
+		refuse(event, "cancel", "forbidden", "The invite has expired")
+	else
+		refuse(event, "cancel", "forbidden", "The invite is invalid or has already been used")
+	end
 end
 --- The invite presented for this registration: with <preauth/> on the session, or by a web registration.
 local function presented_invite(event)
-    local ____event_validated_invite_2 = event.validated_invite
-    if ____event_validated_invite_2 == nil then
-        local ____opt_0 = event.session
-        ____event_validated_invite_2 = ____opt_0 and ____opt_0.validated_invite
-    end
-    return ____event_validated_invite_2
+	local ____event_validated_invite_2 = event.validated_invite
+	if ____event_validated_invite_2 == nil then
+		local ____opt_0 = event.session
+		____event_validated_invite_2 = ____opt_0 and ____opt_0.validated_invite
+	end
+	return ____event_validated_invite_2
 end
 --- A username as mod_register_ibr compares it (nodeprep), or as given when it cannot be prepared.
 local function normalise_username(username, host)
-    return jid.node(jid.prep((username .. "@") .. host) or "") or username
+	return jid.node(jid.prep((username .. "@") .. host) or "") or username
 end
 --- The only username this invite may be used for: the account a reset invite
 -- resets, or the username an account invite was made for (its JID has a node).
 local function bound_username(record, host)
-    local ____opt_3 = record.additional_data
-    local reset_username = ____opt_3 and ____opt_3.allow_reset
-    if reset_username ~= nil then
-        return normalise_username(reset_username, host)
-    end
-    if record.type ~= "register" then
-        return nil
-    end
-    local node = jid.split(record.jid)
-    return node ~= nil and normalise_username(node, host) or nil
+	local ____opt_3 = record.additional_data
+	local reset_username = ____opt_3 and ____opt_3.allow_reset
+	if reset_username ~= nil then
+		return normalise_username(reset_username, host)
+	end
+	if record.type ~= "register" then
+		return nil
+	end
+	local node = jid.split(record.jid)
+	return node ~= nil and normalise_username(node, host) or nil
 end
---- user-registering: without an invite, registration is refused in
--- invite-only mode. With one, the invite must still be valid, must be for
+--- user-registering with an invite: it must still be valid, must be for
 -- this username (or reset this account), and must not be in use by another
 -- registration.
-function ____exports.check_registration(invites, invite_only, event)
-    if event.allowed == false then
-        return
-    end
-    local invite = presented_invite(event)
-    if invite == nil then
-        if invite_only then
-            refuse(event, "cancel", "forbidden", "Registration on this server is through invitation only")
-        end
-        return
-    end
-    local token = invite.token
-    local username = event.username
-    if is_burned(token) then
-        refuse_invite(event, "token-invalid")
-        return
-    end
-    local record, problem = get_account_invite_record(invites, token)
-    if record == nil then
-        refuse_invite(event, problem)
-        return
-    end
-    local ____opt_5 = record.additional_data
-    local is_reset = (____opt_5 and ____opt_5.allow_reset) ~= nil
-    local for_username = bound_username(record, event.host)
-    if for_username ~= nil and for_username ~= username then
-        local what = is_reset and "can only reset the password of" or "is only valid for the username"
-        refuse(event, "modify", "not-acceptable", ((("This invite " .. what) .. " '") .. for_username) .. "'")
-        return
-    end
-    local checked, exists = pcall(usermanager.user_exists, username, event.host)
-    if not checked then
-        module:log("error", "Could not check whether account %s exists: %s", username, exists)
-        refuse(event, "wait", "internal-server-error", "The account could not be checked, please try again later")
-        return
-    end
-    if is_reset then
-        if not exists then
-            refuse(event, "cancel", "item-not-found", ("There is no account '" .. username) .. "' to reset")
-            return
-        end
-        event.allow_reset = username
-    elseif exists then
-        refuse(event, "cancel", "conflict", "The requested username already exists.")
-        return
-    end
-    if not record.reusable and not claim_invite(token, event.session, event) then
-        refuse(event, "wait", "resource-constraint", "This invite is being used by another registration, please try again later")
-        return
-    end
-    module:log(
-        "debug",
-        "Allowing registration of %s with invite %s",
-        username,
-        redact(token)
-    )
+function ____exports.check_registration(invites, event)
+	if event.allowed == false then
+		return
+	end
+	local invite = presented_invite(event)
+	if invite == nil then
+		return
+	end
+	local token = invite.token
+	local username = event.username
+	if was_used(token) then
+		refuse_invite(event, "token-invalid")
+		return
+	end
+	local record, problem = get_account_invite_record(invites, token)
+	if record == nil then
+		refuse_invite(event, problem)
+		return
+	end
+	local ____opt_5 = record.additional_data
+	local is_reset = (____opt_5 and ____opt_5.allow_reset) ~= nil
+	local for_username = bound_username(record, event.host)
+	if for_username ~= nil and for_username ~= username then
+		local what = is_reset and "can only reset the password of" or "is only valid for the username"
+		refuse(event, "modify", "not-acceptable", ((("This invite " .. what) .. " '") .. for_username) .. "'")
+		return
+	end
+	local checked, exists = pcall(usermanager.user_exists, username, event.host)
+	if not checked then
+		module:log("error", "Could not check whether account %s exists: %s", username, exists)
+		refuse(event, "wait", "internal-server-error", "The account could not be checked, please try again later")
+		return
+	end
+	if is_reset then
+		if not exists then
+			refuse(event, "cancel", "item-not-found", ("There is no account '" .. username) .. "' to reset")
+			return
+		end
+		event.allow_reset = username
+	elseif exists then
+		refuse(event, "cancel", "conflict", "The requested username already exists.")
+		return
+	end
+	if not record.reusable and not claim_invite(token, event.session, event) then
+		refuse(event, "wait", "resource-constraint", "This invite is being used by another registration, please try again later")
+		return
+	end
+	module:log(
+		"debug",
+		"Allowing registration of %s with invite %s",
+		username,
+		redact(token)
+	)
 end
---- Uses the invite once the registration it allowed has succeeded, and lets
--- other registrations have it if it is reusable. A single-use invite that
--- might still be in storage is refused for the rest of this process.
-local function consume(invites, invite, username)
-    if use_invite(invites, invite) then
-        release_invite(invite.token)
-        return
-    end
-    burn_invite(invite.token)
-    module:log(
-        "error",
-        "Invite %s used by %s may still be valid in storage; it is refused until Prosody restarts. Delete it (prosodyctl shell: invite delete)",
-        redact(invite.token),
-        username
-    )
+--- Uses the invite once the registration it allowed has succeeded: a
+-- single-use invite is refused from then on, and other registrations may
+-- have a reusable one.
+local function consume(invite)
+	use_invite(invite)
+	if invite.reusable then
+		release_invite(invite.token)
+	else
+		mark_used(invite.token)
+	end
 end
 --- user-registered: use the invite, then apply what it carries: mutual
 -- subscription with the inviter, roles and groups. Each step is protected
 -- and logged on its own, so one failure does not cancel the others.
-function ____exports.complete_registration(invites, event)
-    local invite = presented_invite(event)
-    if invite == nil then
-        return
-    end
-    local username = event.username
-    local host = module.host
-    consume(invites, invite, username)
-    local inviter = invite.inviter
-    if inviter ~= nil then
-        local ok, err = pcall(subscribe_both, host, inviter, username)
-        if not ok then
-            module:log(
-                "error",
-                "Could not subscribe %s and their inviter %s to each other: %s",
-                username,
-                inviter,
-                err
-            )
-        end
-    end
-    local data = invite.additional_data
-    if (data and data.roles) ~= nil then
-        local ok, err = pcall(apply_invite_roles, username, host, data.roles)
-        if not ok then
-            module:log("error", "Could not give %s the roles of their invite: %s", username, err)
-        end
-    end
-    if (data and data.groups) ~= nil then
-        local ok, err = pcall(add_to_invite_groups, username, data.groups)
-        if not ok then
-            module:log("error", "Could not add %s to the groups of their invite: %s", username, err)
-        end
-    end
+function ____exports.complete_registration(event)
+	local invite = presented_invite(event)
+	if invite == nil then
+		return
+	end
+	local username = event.username
+	local host = module.host
+	consume(invite)
+	local inviter = invite.inviter
+	if inviter ~= nil then
+		local ok, err = pcall(subscribe_both, host, inviter, username)
+		if not ok then
+			module:log(
+				"error",
+				"Could not subscribe %s and their inviter %s to each other: %s",
+				username,
+				inviter,
+				err
+			)
+		end
+	end
+	local data = invite.additional_data
+	if (data and data.roles) ~= nil then
+		local ok, err = pcall(apply_invite_roles, username, host, data.roles)
+		if not ok then
+			module:log("error", "Could not give %s the roles of their invite: %s", username, err)
+		end
+	end
+	if (data and data.groups) ~= nil then
+		local ok, err = pcall(add_to_invite_groups, username, data.groups)
+		if not ok then
+			module:log("error", "Could not add %s to the groups of their invite: %s", username, err)
+		end
+	end
 end
 --- user-password-reset: an invite reset the password of an existing account; use it.
-function ____exports.complete_password_reset(invites, event)
-    local invite = presented_invite(event)
-    if invite == nil then
-        return
-    end
-    consume(invites, invite, event.username)
+function ____exports.complete_password_reset(event)
+	local invite = presented_invite(event)
+	if invite == nil then
+		return
+	end
+	consume(invite)
 end
 return ____exports
  end,
@@ -895,106 +883,124 @@ local ____registration = require("registration")
 local check_registration = ____registration.check_registration
 local complete_password_reset = ____registration.complete_password_reset
 local complete_registration = ____registration.complete_registration
+local UNINVITED = ____registration.UNINVITED
 local ____roster_subscriptions = require("roster_subscriptions")
 local approve_preauth_subscription = ____roster_subscriptions.approve_preauth_subscription
 local ____temp_0 = module:get_option_boolean(
-    "c2s_require_encryption",
-    module:get_option_boolean("require_encryption", true)
+	"c2s_require_encryption",
+	module:get_option_boolean("require_encryption", true)
 )
 if ____temp_0 == nil then
-    ____temp_0 = true
+	____temp_0 = true
 end
 local require_encryption = ____temp_0
 local ____temp_1 = module:get_option_boolean("registration_invite_only", true)
 if ____temp_1 == nil then
-    ____temp_1 = true
+	____temp_1 = true
 end
 local invite_only = ____temp_1
 local invites
 if prosody.process_type == "prosody" then
-    invites = module:depends("invites")
-    if invite_only then
-        module:depends("register_ibr")
-    end
+	invites = module:depends("invites")
+	if invite_only then
+		module:depends("register_ibr")
+	end
 end
 local legacy_invite_feature = st.stanza("register", {xmlns = "urn:xmpp:invite"})
 local invite_feature = st.stanza("register", {xmlns = "urn:xmpp:ibr-token:0"})
 module:hook(
-    "stream-features",
-    function(event)
-        local session = event.origin
-        if session.type ~= "c2s_unauthed" or require_encryption and not session.secure then
-            return
-        end
-        event.features:add_child(legacy_invite_feature)
-        event.features:add_child(invite_feature)
-    end
+	"stream-features",
+	function(event)
+		local session = event.origin
+		if session.type ~= "c2s_unauthed" or require_encryption and not session.secure then
+			return
+		end
+		local features = event.features
+		features:add_child(legacy_invite_feature)
+		features:add_child(invite_feature)
+	end
 )
 module:hook(
-    "stanza/iq/urn:xmpp:pars:0:preauth",
-    function(event)
-        local ok, err = pcall(handle_preauth_iq, invites, event)
-        if not ok then
-            module:log("error", "Could not handle an invite token: %s", err)
-            local stanza = event.stanza
-            if stanza.attr.type == "set" or stanza.attr.type == "get" then
-                event.origin.send(st.error_reply(stanza, "wait", "internal-server-error", "The invite token could not be checked, please try again later"))
-            end
-        end
-        return true
-    end
+	"stanza/iq/urn:xmpp:pars:0:preauth",
+	function(event)
+		local ok, err = pcall(handle_preauth_iq, invites, event)
+		if not ok then
+			module:log("error", "Could not handle an invite token: %s", err)
+			local stanza = event.stanza
+			if stanza.attr.type == "set" or stanza.attr.type == "get" then
+				event.origin.send(st.error_reply(stanza, "wait", "internal-server-error", "The invite token could not be checked, please try again later"))
+			end
+		end
+		return true
+	end
 )
 module:hook(
-    "user-registering",
-    function(event)
-        local ok, err = pcall(check_registration, invites, invite_only, event)
-        if not ok then
-            module:log("error", "Could not check the registration of %s: %s", event.username, err)
-            event.allowed = false
-            event.error = {type = "wait", condition = "internal-server-error", text = "The invite could not be checked, please try again later"}
-            event.reason = event.error.text
-        end
-    end,
-    -10
+	"user-registering",
+	function(event)
+		local ____temp_4 = event.validated_invite == nil
+		if ____temp_4 then
+			local ____opt_2 = event.session
+			____temp_4 = (____opt_2 and ____opt_2.validated_invite) == nil
+		end
+		if ____temp_4 then
+			if invite_only and event.allowed ~= false then
+				event.allowed = false
+				event.error = UNINVITED
+				event.reason = UNINVITED.text
+			end
+			return
+		end
+		local ok, err = pcall(check_registration, invites, event)
+		if not ok then
+			module:log("error", "Could not check the registration of %s: %s", event.username, err)
+			event.allowed = false
+			event.error = {type = "wait", condition = "internal-server-error", text = "The invite could not be checked, please try again later"}
+			event.reason = event.error.text
+		end
+	end,
+	-10
 )
 module:hook(
-    "user-registered",
-    function(event)
-        local ok, err = pcall(complete_registration, invites, event)
-        if not ok then
-            module:log("error", "Could not complete the registration of %s with its invite: %s", event.username, err)
-        end
-    end
+	"user-registered",
+	function(event)
+		local ok, err = pcall(complete_registration, event)
+		if not ok then
+			module:log("error", "Could not complete the registration of %s with its invite: %s", event.username, err)
+		end
+	end
 )
 module:hook(
-    "user-password-reset",
-    function(event)
-        local ok, err = pcall(complete_password_reset, invites, event)
-        if not ok then
-            module:log("error", "Could not use the invite that reset the password of %s: %s", event.username, err)
-        end
-    end
+	"user-password-reset",
+	function(event)
+		local ok, err = pcall(complete_password_reset, event)
+		if not ok then
+			module:log("error", "Could not use the invite that reset the password of %s: %s", event.username, err)
+		end
+	end
 )
 module:hook(
-    "presence/bare",
-    function(event)
-        local stanza = event.stanza
-        if stanza.attr.type ~= "subscribe" then
-            return
-        end
-        local ____opt_2 = stanza:get_child("preauth", "urn:xmpp:pars:0")
-        local token = ____opt_2 and ____opt_2.attr.token
-        if token == nil then
-            return
-        end
-        local ok, handled = pcall(approve_preauth_subscription, invites, event, token)
-        if not ok then
-            module:log("error", "Could not handle a pre-authenticated subscription request: %s", handled)
-            return
-        end
-        return handled
-    end,
-    1
+	"presence/bare",
+	function(event)
+		local stanza = event.stanza
+		if stanza.attr.type ~= "subscribe" then
+			return
+		end
+		local preauth = stanza:get_child("preauth", "urn:xmpp:pars:0")
+		if preauth == nil then
+			return
+		end
+		local token = preauth.attr.token
+		if token == nil then
+			return
+		end
+		local ok, handled = pcall(approve_preauth_subscription, invites, event, token)
+		if not ok then
+			module:log("error", "Could not handle a pre-authenticated subscription request: %s", handled)
+			return
+		end
+		return handled
+	end,
+	1
 )
 return ____exports
  end,

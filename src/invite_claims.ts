@@ -28,8 +28,16 @@ const SESSIONLESS_CLAIM_SECONDS = 300;
 
 const claims = new LuaTable<string, Claim>();
 
-/** Single-use tokens that were used but might still be in storage. */
-const burned = new LuaTable<string, true>();
+/**
+ * The tokens of the last single-use invites used here. mod_invites ignores
+ * a failed delete (the storage layer logs it), which would leave a used
+ * invite valid; these are refused whatever storage says. A ring: memory
+ * stays bounded.
+ */
+const RECENTLY_USED = 4096;
+const recently_used = new LuaTable<string, true>();
+const used_ring: string[] = [];
+let next_slot = 0;
 
 /** A claim lapses when its session has closed or authenticated, or (without session) after a while. */
 function is_held(claim: Claim): boolean {
@@ -45,7 +53,7 @@ function is_held(claim: Claim): boolean {
  * registration holds it, or when it was burned.
  */
 export function claim_invite(token: string, session: Session | undefined, event: object): boolean {
-	if (burned.has(token)) {
+	if (recently_used.has(token)) {
 		return false;
 	}
 	const current = claims.get(token);
@@ -77,15 +85,18 @@ export function release_other_claims(session: Session, token: string): void {
 	}
 }
 
-/**
- * Refuses `token` for the rest of this process: it was used, but storage
- * might still hold it.
- */
-export function burn_invite(token: string): void {
-	burned.set(token, true);
+/** A single-use invite was used: its claim ends, and it is refused from now on. */
+export function mark_used(token: string): void {
 	claims.delete(token);
+	const evicted = used_ring[next_slot];
+	if (evicted !== undefined) {
+		recently_used.delete(evicted);
+	}
+	used_ring[next_slot] = token;
+	recently_used.set(token, true);
+	next_slot = (next_slot + 1) % RECENTLY_USED;
 }
 
-export function is_burned(token: string): boolean {
-	return burned.has(token);
+export function was_used(token: string): boolean {
+	return recently_used.has(token);
 }

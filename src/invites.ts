@@ -118,24 +118,13 @@ function call_use(invite: ValidInvite): boolean {
 }
 
 /**
- * Marks an invite used. Returns false when it may still be usable: `use`
- * raised an error, or a single-use invite can still be found afterwards
- * (mod_invites ignores storage errors when it deletes one).
+ * Marks an invite used. Returns false when mod_invites raised an error
+ * (then it is logged).
  */
-export function use_invite(invites: ModInvites | undefined, invite: ValidInvite): boolean {
+export function use_invite(invite: ValidInvite): boolean {
 	const [ok, err] = pcall(call_use, invite);
 	if (!ok) {
 		module.log("error", "mod_invites failed to mark invite %s used: %s", redact(invite.token), err);
-		return false;
 	}
-	if (invite.reusable) {
-		return true;
-	}
-	if (invite.username !== undefined && invite.inviter === undefined) {
-		// A contact invite presented with a subscription request (XEP-0379).
-		const [still_valid, problem] = get_contact_invite(invites, invite.token, invite.username);
-		return still_valid === undefined && problem !== "internal-error";
-	}
-	const [still_valid, problem] = get_account_invite_record(invites, invite.token);
-	return still_valid === undefined && problem !== "internal-error";
+	return ok;
 }

@@ -12,7 +12,7 @@
  */
 import { handle_preauth_iq } from "./preauth";
 import { st } from "./prosody_require";
-import { check_registration, complete_password_reset, complete_registration } from "./registration";
+import { check_registration, complete_password_reset, complete_registration, UNINVITED } from "./registration";
 import { approve_preauth_subscription } from "./roster_subscriptions";
 import type { ModInvites } from "./types/mod_invites";
 
@@ -40,8 +40,9 @@ module.hook("stream-features", (event) => {
 	if (session.type !== "c2s_unauthed" || (require_encryption && !session.secure)) {
 		return;
 	}
-	event.features.add_child(legacy_invite_feature);
-	event.features.add_child(invite_feature);
+	const features = event.features;
+	features.add_child(legacy_invite_feature);
+	features.add_child(invite_feature);
 });
 
 // A client presents an invite token before registering.
@@ -63,7 +64,16 @@ module.hook("stanza/iq/urn:xmpp:pars:0:preauth", (event) => {
 module.hook(
 	"user-registering",
 	(event) => {
-		const [ok, err] = pcall(check_registration, invites, invite_only, event);
+		if (event.validated_invite === undefined && event.session?.validated_invite === undefined) {
+			// Without an invite: refused in invite-only mode (unless another module already refused).
+			if (invite_only && event.allowed !== false) {
+				event.allowed = false;
+				event.error = UNINVITED;
+				event.reason = UNINVITED.text;
+			}
+			return;
+		}
+		const [ok, err] = pcall(check_registration, invites, event);
 		if (!ok) {
 			module.log("error", "Could not check the registration of %s: %s", event.username, err);
 			event.allowed = false;
@@ -76,7 +86,7 @@ module.hook(
 
 // Registration succeeded: use the invite and apply what it carries.
 module.hook("user-registered", (event) => {
-	const [ok, err] = pcall(complete_registration, invites, event);
+	const [ok, err] = pcall(complete_registration, event);
 	if (!ok) {
 		module.log("error", "Could not complete the registration of %s with its invite: %s", event.username, err);
 	}
@@ -84,7 +94,7 @@ module.hook("user-registered", (event) => {
 
 // An invite reset the password of an existing account: use it.
 module.hook("user-password-reset", (event) => {
-	const [ok, err] = pcall(complete_password_reset, invites, event);
+	const [ok, err] = pcall(complete_password_reset, event);
 	if (!ok) {
 		module.log("error", "Could not use the invite that reset the password of %s: %s", event.username, err);
 	}
@@ -101,7 +111,11 @@ module.hook(
 		if (stanza.attr.type !== "subscribe") {
 			return;
 		}
-		const token = stanza.get_child("preauth", "urn:xmpp:pars:0")?.attr.token;
+		const preauth = stanza.get_child("preauth", "urn:xmpp:pars:0");
+		if (preauth === undefined) {
+			return;
+		}
+		const token = preauth.attr.token;
 		if (token === undefined) {
 			return;
 		}

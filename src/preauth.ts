@@ -35,7 +35,8 @@ export function handle_preauth_iq(invites: ModInvites | undefined, event: Sessio
 		return true;
 	}
 
-	const token = stanza.get_child("preauth", "urn:xmpp:pars:0")?.attr.token;
+	// The router names this event after the IQ's first child: that is <preauth/>.
+	const token = stanza.tags[0].attr.token;
 	const token_problem = check_token(token);
 	if (token === undefined || token_problem === "missing") {
 		origin.send(st.error_reply(stanza, "modify", "bad-request", "The invite token is missing"));
@@ -48,7 +49,7 @@ export function handle_preauth_iq(invites: ModInvites | undefined, event: Sessio
 
 	const [invite, problem] = get_account_invite(invites, token);
 	if (invite === undefined) {
-		module.log("debug", "Refusing invite token %s: %s", redact(token), problem);
+		// mod_invites has logged why, at debug level.
 		reply_invite_problem(origin, stanza, problem);
 		return true;
 	}

@@ -2,7 +2,7 @@
  * Account registration with an invite: what user-registering allows, and
  * what user-registered and user-password-reset do with the invite.
  */
-import { claim_invite, burn_invite, is_burned, release_invite } from "./invite_claims";
+import { claim_invite, mark_used, release_invite, was_used } from "./invite_claims";
 import { get_account_invite_record, use_invite, type InviteProblem } from "./invites";
 import { jid, usermanager } from "./prosody_require";
 import { apply_invite_roles } from "./roles";
@@ -13,13 +13,24 @@ import type { RegistrationError, UserRegisteredEvent, UserRegisteringEvent } fro
 import type { InviteRecord, ModInvites, ValidInvite } from "./types/mod_invites";
 import type { StanzaErrorCondition, StanzaErrorType } from "./types/stanza";
 
+// mod_register_ibr logs the reason of a refusal; so do not we.
 function refuse(event: UserRegisteringEvent, type: StanzaErrorType, condition: StanzaErrorCondition, text: string): void {
 	const error: RegistrationError = { type, condition, text };
 	event.allowed = false;
 	event.error = error;
 	event.reason = text; // for modules that read the pre-util.error field
-	module.log("debug", "Refusing registration of %s: %s", event.username, text);
 }
+
+/**
+ * The refusal of a registration without invite in invite-only mode. Every
+ * refused registration gets it, so it is shared rather than made each time
+ * (mod_register_ibr only reads it).
+ */
+export const UNINVITED: Readonly<RegistrationError> & { readonly text: string } = {
+	type: "cancel",
+	condition: "forbidden",
+	text: "Registration on this server is through invitation only",
+};
 
 function refuse_invite(event: UserRegisteringEvent, problem: InviteProblem): void {
 	if (problem === "internal-error") {
@@ -58,25 +69,21 @@ function bound_username(record: InviteRecord, host: string): string | undefined 
 }
 
 /**
- * user-registering: without an invite, registration is refused in
- * invite-only mode. With one, the invite must still be valid, must be for
+ * user-registering with an invite: it must still be valid, must be for
  * this username (or reset this account), and must not be in use by another
  * registration.
  */
-export function check_registration(invites: ModInvites | undefined, invite_only: boolean, event: UserRegisteringEvent): void {
+export function check_registration(invites: ModInvites | undefined, event: UserRegisteringEvent): void {
 	if (event.allowed === false) {
 		return; // already refused by another module
 	}
 	const invite = presented_invite(event);
 	if (invite === undefined) {
-		if (invite_only) {
-			refuse(event, "cancel", "forbidden", "Registration on this server is through invitation only");
-		}
 		return;
 	}
 	const token = invite.token;
 	const username = event.username;
-	if (is_burned(token)) {
+	if (was_used(token)) {
 		refuse_invite(event, "token-invalid");
 		return;
 	}
@@ -124,17 +131,17 @@ export function check_registration(invites: ModInvites | undefined, invite_only:
 }
 
 /**
- * Uses the invite once the registration it allowed has succeeded, and lets
- * other registrations have it if it is reusable. A single-use invite that
- * might still be in storage is refused for the rest of this process.
+ * Uses the invite once the registration it allowed has succeeded: a
+ * single-use invite is refused from then on, and other registrations may
+ * have a reusable one.
  */
-function consume(invites: ModInvites | undefined, invite: ValidInvite, username: string): void {
-	if (use_invite(invites, invite)) {
+function consume(invite: ValidInvite): void {
+	use_invite(invite);
+	if (invite.reusable) {
 		release_invite(invite.token);
-		return;
+	} else {
+		mark_used(invite.token);
 	}
-	burn_invite(invite.token);
-	module.log("error", "Invite %s used by %s may still be valid in storage; it is refused until Prosody restarts. Delete it (prosodyctl shell: invite delete)", redact(invite.token), username);
 }
 
 /**
@@ -142,14 +149,14 @@ function consume(invites: ModInvites | undefined, invite: ValidInvite, username:
  * subscription with the inviter, roles and groups. Each step is protected
  * and logged on its own, so one failure does not cancel the others.
  */
-export function complete_registration(invites: ModInvites | undefined, event: UserRegisteredEvent): void {
+export function complete_registration(event: UserRegisteredEvent): void {
 	const invite = presented_invite(event);
 	if (invite === undefined) {
 		return;
 	}
 	const username = event.username;
 	const host = module.host;
-	consume(invites, invite, username);
+	consume(invite);
 
 	const inviter = invite.inviter;
 	if (inviter !== undefined) {
@@ -175,10 +182,10 @@ export function complete_registration(invites: ModInvites | undefined, event: Us
 }
 
 /** user-password-reset: an invite reset the password of an existing account; use it. */
-export function complete_password_reset(invites: ModInvites | undefined, event: UserRegisteringEvent): void {
+export function complete_password_reset(event: UserRegisteringEvent): void {
 	const invite = presented_invite(event);
 	if (invite === undefined) {
 		return;
 	}
-	consume(invites, invite, event.username);
+	consume(invite);
 }

@@ -3,7 +3,7 @@
  * new user and their inviter, and XEP-0379 pre-authenticated subscription
  * requests.
  */
-import { claim_invite, release_invite, burn_invite } from "./invite_claims";
+import { claim_invite, mark_used, release_invite } from "./invite_claims";
 import { get_contact_invite, use_invite } from "./invites";
 import { jid, rostermanager, st, usermanager } from "./prosody_require";
 import { check_token, redact } from "./tokens";
@@ -77,7 +77,7 @@ function send_presence_to_new_contact(user_jid: string, contact: string): void {
  * request sent back so that the subscription becomes mutual. Returns false,
  * having changed nothing, when the request should take the normal path.
  */
-function approve(invites: ModInvites | undefined, username: string, host: string, contact: string, invite: ValidInvite): boolean {
+function approve(username: string, host: string, contact: string, invite: ValidInvite): boolean {
 	// Without the request stanza: it carries the token, which has no place in the roster store.
 	if (!rostermanager.set_contact_pending_in(username, host, contact)) {
 		return false; // already subscribed, or the roster could not be saved
@@ -87,10 +87,8 @@ function approve(invites: ModInvites | undefined, username: string, host: string
 		rostermanager.unsubscribed(username, host, contact);
 		return false;
 	}
-	if (!use_invite(invites, invite)) {
-		burn_invite(invite.token);
-		module.log("error", "Contact invite %s of %s may still be valid in storage; it is refused until Prosody restarts", redact(invite.token), username);
-	}
+	use_invite(invite);
+	mark_used(invite.token);
 	rostermanager.roster_push(username, host, contact);
 
 	const user_jid = `${username}@${host}`;
@@ -133,11 +131,11 @@ export function approve_preauth_subscription(invites: ModInvites | undefined, ev
 		return undefined;
 	}
 	if (!claim_invite(token, undefined, stanza)) {
-		module.log("debug", "Contact invite %s is being used by another request", redact(token));
+		module.log("debug", "Contact invite %s is in use by another request, or was just used", redact(token));
 		return undefined;
 	}
 	module.log("debug", "Approving inbound subscription to %s from %s", username, contact);
-	const [ok, approved] = pcall(approve, invites, username, host, contact, invite);
+	const [ok, approved] = pcall(approve, username, host, contact, invite);
 	release_invite(token);
 	if (!ok) {
 		module.log("error", "Could not pre-approve the subscription of %s to %s: %s", contact, username, approved);

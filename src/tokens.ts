@@ -8,13 +8,16 @@ const MAX_TOKEN_LENGTH = 128;
 
 export type TokenProblem = "missing" | "malformed";
 
-/** Why a token cannot be one mod_invites made, or nil when it might be. */
+/**
+ * Why a token cannot be one mod_invites made, or nil when it might be: any
+ * other bad token (spaces…) is simply unknown to mod_invites. (XML cannot
+ * carry control characters.)
+ */
 export function check_token(token: string | undefined): TokenProblem | undefined {
 	if (token === undefined || token === "") {
 		return "missing";
 	}
-	const [unprintable] = string.find(token, "[%c%s]");
-	if (token.length > MAX_TOKEN_LENGTH || unprintable !== undefined) {
+	if (token.length > MAX_TOKEN_LENGTH) {
 		return "malformed";
 	}
 	return undefined;

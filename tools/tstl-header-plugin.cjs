@@ -23,8 +23,12 @@ const plugin = {
 	beforeEmit(program, options, emitHost, result) {
 		const entry = path.relative(root, path.resolve(root, options.luaBundleEntry ?? "src"));
 		for (const file of result) {
-			// The bundle opens each file's chunk with "function(...) " (trailing space).
-			file.code = header(entry) + file.code.replace(/^(.*function\(\.\.\.\)) $/gm, "$1");
+			const code = file.code
+				// The bundle opens each file's chunk with "function(...) " (trailing space).
+				.replace(/^(.*function\(\.\.\.\)) $/gm, "$1")
+				// Indent with tabs, as Prosody's own modules do (TypeScriptToLua uses 4 spaces).
+				.replace(/^(?: {4})+/gm, (indent) => "\t".repeat(indent.length / 4));
+			file.code = header(entry) + code;
 		}
 	},
 };

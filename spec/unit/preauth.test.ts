@@ -54,14 +54,23 @@ describe.each(prosodyVersions)("preauth IQ on Prosody %s", (version) => {
 		["missing", undefined, "The invite token is missing"],
 		["empty", "", "The invite token is missing"],
 		["absurdly long", "A".repeat(5000), "The invite token is malformed"],
-		["with a tab", "abc\tdef", "The invite token is malformed"],
-		["with spaces", "abc def", "The invite token is malformed"],
 	])("a %s token gets bad-request", (_what, token, text) => {
 		const sim = sims.create({ version });
 		const client = sim.connect();
 		const reply = sim.send(client, sim.preauthIq(token));
 		expect(reply).toHaveLength(1);
 		expect(stanzaError(reply[0])).toEqual({ type: "modify", condition: "bad-request", text });
+		expect(sim.sessionField(client, "validated_invite")).toBeUndefined();
+	});
+
+	test.each([
+		["with a tab", "abc\tdef"],
+		["with spaces", "abc def"],
+		["of other characters", "tök€n<&>'\""],
+	])("a token %s is unknown to mod_invites: forbidden", (_what, token) => {
+		const sim = sims.create({ version });
+		const client = sim.connect();
+		expect(stanzaError(sim.send(client, sim.preauthIq(token))[0])).toMatchObject({ type: "cancel", condition: "forbidden" });
 		expect(sim.sessionField(client, "validated_invite")).toBeUndefined();
 	});
 

@@ -12,3 +12,13 @@ declare function protected_call<A extends any[], R extends any[]>(
 	f: (this: void, ...args: A) => LuaMultiReturn<R>,
 	...args: A
 ): LuaMultiReturn<[true, ...R] | [false, string]>;
+
+/**
+ * Lua's `package` table (a reserved word in TypeScript's strict mode):
+ * `lua_package.loaded` compiles to `package.loaded`.
+ * @customName package
+ */
+declare const lua_package: {
+	/** Loaded modules by name (in 13, both "util.x" and "prosody.util.x" answer). */
+	readonly loaded: { readonly [name: string]: unknown };
+};

@@ -47,6 +47,9 @@ local DEFAULT_MODULES = { "presence", "invites_register" };
 -- opts.process_type  prosody.process_type (default "prosody")
 -- opts.strict_globals modules loaded in an environment that raises an error
 --                    on any global write or read of an undefined global
+-- opts.log_levels    use Prosody's own util.logger with sinks for just these
+--                    levels (as a server logging at "info" would); by
+--                    default every level is captured into sim.logs
 function Sim.new(opts)
 	opts = opts or {};
 	local self = setmetatable({}, Sim);
@@ -55,9 +58,11 @@ function Sim.new(opts)
 	self.host = opts.host or "example.com";
 	self.now = opts.now or os.time();
 	local seed = opts.seed or 1;
-	self.random = function (lo, hi) -- a small LCG: reproducible, and independent of math.random
-		seed = (seed * 1103515245 + 12345) % 2147483648;
-		return lo + seed % (hi - lo + 1);
+	-- Park-Miller: reproducible, independent of math.random, and exact in
+	-- doubles (Lua 5.1, LuaJIT) as in integers: products stay below 2^47.
+	self.random = function (lo, hi)
+		seed = (seed * 48271) % 2147483647;
+		return lo + math.floor(seed / 256) % (hi - lo + 1);
 	end
 	self.logs, self.errors, self.remote = {}, {}, {};
 	self.waiting = {};
@@ -79,7 +84,7 @@ function Sim.new(opts)
 	for k, v in pairs(opts.global_config or {}) do self.config["*"][k] = v; end
 	for k, v in pairs(opts.config or {}) do self.config[self.host][k] = v; end
 
-	self:_make_environment(opts.process_type or "prosody");
+	self:_make_environment(opts.process_type or "prosody", opts.log_levels);
 	self.st = self.require("util.stanza");
 	self.jid = self.require("util.jid");
 	self.require("core.stanza_router");
@@ -95,7 +100,7 @@ function Sim.new(opts)
 	return self;
 end
 
-function Sim:_make_environment(process_type)
+function Sim:_make_environment(process_type, log_levels)
 	local sim = self;
 	local loaded = {};
 	local env = setmetatable({}, { __index = _G });
@@ -138,8 +143,34 @@ function Sim:_make_environment(process_type)
 		loaded[short] = value;
 		return value;
 	end
+	if log_levels then
+		stub_builders["util.logger"] = nil; -- Prosody's own, loaded from source
+	end
 	env.require = sim_require;
+	-- package.loaded as modules see it in each version: 13 answers both
+	-- names of a loaded library (its loader.lua), 0.12 only the plain one.
+	env.package = setmetatable({
+		loaded = setmetatable({}, {
+			__index = function (_, name)
+				if type(name) ~= "string" then return nil; end
+				if name:sub(1, 8) == "prosody." then
+					if sim.version == "0.12" then return nil; end
+					return loaded[name:sub(9)];
+				end
+				return loaded[name];
+			end;
+		});
+	}, { __index = package });
 	self.require = sim_require;
+	if log_levels then
+		local logger = sim_require("util.logger");
+		for _, level in ipairs(log_levels) do
+			logger.add_level_sink(level, function (source, lvl, message, ...)
+				local ok, text = pcall(sim_require("util.format").format, message, ...);
+				sim.logs[#sim.logs + 1] = { source = source, level = lvl, message = ok and text or tostring(message) };
+			end);
+		end
+	end
 	self.loadfile = loadfile_env;
 	self.env = env;
 
@@ -219,6 +250,17 @@ end
 --- The environment of a loaded module (e.g. sim:module("invites").create_account()).
 function Sim:module(name)
 	return self.modulemanager.get_module(self.host, name);
+end
+
+--- The handlers a module hooked on `event` (on this host), in no order.
+function Sim:handlers(module_name, event)
+	local mod = assert(self:module(module_name), "mod_" .. module_name .. " is not loaded");
+	local events = self.prosody.hosts[self.host].events;
+	local out = {};
+	for handler in pairs(mod.module.event_handlers:get(events, event) or {}) do
+		out[#out + 1] = handler;
+	end
+	return out;
 end
 
 --- Time: mod_invites and our module read os.time(); sim:advance() moves it.

@@ -6,6 +6,7 @@ local stubs = {};
 
 local function utf8_valid(s)
 	if type(s) ~= "string" then return false; end
+	if not s:find("[\128-\255]") then return true; end -- ASCII: as fast as Prosody's C validator
 	local i, n = 1, #s;
 	while i <= n do
 		local c = s:byte(i);
