@@ -66,12 +66,19 @@ local SESSIONLESS_CLAIM_SECONDS = 300
 local claims = {}
 --- The tokens of the last single-use invites used here. mod_invites ignores
 -- a failed delete (the storage layer logs it), which would leave a used
--- invite valid; these are refused whatever storage says. A ring: memory
--- stays bounded.
-local RECENTLY_USED = 4096
-local recently_used = {}
-local used_ring = {}
-local next_slot = 0
+-- invite valid; these are refused whatever storage says. Two generations
+-- of at most USED_GENERATION tokens each: memory stays bounded, and no key
+-- is ever deleted from a full table (Lua does not reuse the slot of a
+-- deleted key, so a table kept at a fixed size by deleting one key per
+-- insert is rebuilt on every insert).
+local USED_GENERATION = 4096
+local used_now = {}
+local used_before = {}
+local used_now_count = 0
+--- Whether `token` is a single-use invite used here lately.
+function ____exports.was_used(token)
+	return used_now[token] ~= nil or used_before[token] ~= nil
+end
 --- A claim lapses when its session has closed or authenticated, or (without session) after a while.
 local function is_held(claim)
 	local session = claim.session
@@ -83,7 +90,7 @@ end
 --- Claims `token` for this registration. False when another live
 -- registration holds it, or when it was burned.
 function ____exports.claim_invite(token, session, event)
-	if recently_used[token] ~= nil then
+	if ____exports.was_used(token) then
 		return false
 	end
 	local current = claims[token]
@@ -124,16 +131,16 @@ end
 --- A single-use invite was used: its claim ends, and it is refused from now on.
 function ____exports.mark_used(token)
 	claims[token] = nil
-	local evicted = used_ring[next_slot + 1]
-	if evicted ~= nil then
-		recently_used[evicted] = nil
+	if used_now[token] ~= nil then
+		return
 	end
-	used_ring[next_slot + 1] = token
-	recently_used[token] = true
-	next_slot = (next_slot + 1) % RECENTLY_USED
-end
-function ____exports.was_used(token)
-	return recently_used[token] ~= nil
+	if used_now_count >= USED_GENERATION then
+		used_before = used_now
+		used_now = {}
+		used_now_count = 0
+	end
+	used_now[token] = true
+	used_now_count = used_now_count + 1
 end
 return ____exports
  end,

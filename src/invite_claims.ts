@@ -31,13 +31,21 @@ const claims = new LuaTable<string, Claim>();
 /**
  * The tokens of the last single-use invites used here. mod_invites ignores
  * a failed delete (the storage layer logs it), which would leave a used
- * invite valid; these are refused whatever storage says. A ring: memory
- * stays bounded.
+ * invite valid; these are refused whatever storage says. Two generations
+ * of at most USED_GENERATION tokens each: memory stays bounded, and no key
+ * is ever deleted from a full table (Lua does not reuse the slot of a
+ * deleted key, so a table kept at a fixed size by deleting one key per
+ * insert is rebuilt on every insert).
  */
-const RECENTLY_USED = 4096;
-const recently_used = new LuaTable<string, true>();
-const used_ring: string[] = [];
-let next_slot = 0;
+const USED_GENERATION = 4096;
+let used_now = new LuaTable<string, true>();
+let used_before = new LuaTable<string, true>();
+let used_now_count = 0;
+
+/** Whether `token` is a single-use invite used here lately. */
+export function was_used(token: string): boolean {
+	return used_now.has(token) || used_before.has(token);
+}
 
 /** A claim lapses when its session has closed or authenticated, or (without session) after a while. */
 function is_held(claim: Claim): boolean {
@@ -53,7 +61,7 @@ function is_held(claim: Claim): boolean {
  * registration holds it, or when it was burned.
  */
 export function claim_invite(token: string, session: Session | undefined, event: object): boolean {
-	if (recently_used.has(token)) {
+	if (was_used(token)) {
 		return false;
 	}
 	const current = claims.get(token);
@@ -88,15 +96,14 @@ export function release_other_claims(session: Session, token: string): void {
 /** A single-use invite was used: its claim ends, and it is refused from now on. */
 export function mark_used(token: string): void {
 	claims.delete(token);
-	const evicted = used_ring[next_slot];
-	if (evicted !== undefined) {
-		recently_used.delete(evicted);
+	if (used_now.has(token)) {
+		return;
 	}
-	used_ring[next_slot] = token;
-	recently_used.set(token, true);
-	next_slot = (next_slot + 1) % RECENTLY_USED;
-}
-
-export function was_used(token: string): boolean {
-	return recently_used.has(token);
+	if (used_now_count >= USED_GENERATION) {
+		used_before = used_now;
+		used_now = new LuaTable();
+		used_now_count = 0;
+	}
+	used_now.set(token, true);
+	used_now_count += 1;
 }

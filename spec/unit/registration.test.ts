@@ -299,6 +299,37 @@ describe.each(prosodyVersions)("registration on Prosody %s", (version) => {
 			expect(stanzaError(sim.register(b, "bob"))?.condition).toBe("forbidden"); // ...but refused
 			expect(sim.userExists("bob")).toBe(false);
 		});
+
+		test("whose deletion failed stays refused after 4096 later invites were used", () => {
+			const sim = sims.create({ version });
+			const invite = sim.invites.createAccount();
+			const a = sim.connect();
+			sim.preauth(a, invite.token);
+			sim.storage.fail("invite_token", "error", "set");
+			expect(sim.register(a, "alice").attrs.type).toBe("result");
+			sim.storage.fail("invite_token", undefined);
+			// 4096 more registrations, as a web registration module fires them.
+			const registered = sim.call(`
+				local events = sim.prosody.hosts[sim.host].events;
+				local invites = sim:module("invites");
+				local count = 0;
+				for i = 1, 4096 do
+					local invite = invites.get(invites.create_account().token);
+					local username = "user" .. i;
+					local registering = { username = username, host = sim.host, validated_invite = invite, allowed = true };
+					events.fire_event("user-registering", registering);
+					if registering.allowed and sim:create_user(username) then
+						events.fire_event("user-registered", { username = username, host = sim.host, validated_invite = invite, source = "web" });
+						count = count + 1;
+					end
+				end
+				return count;`);
+			expect(registered).toBe(4096);
+			const b = sim.connect();
+			sim.preauth(b, invite.token);
+			expect(stanzaError(sim.register(b, "bob"))?.condition).toBe("forbidden");
+			expect(sim.userExists("bob")).toBe(false);
+		});
 	});
 
 	describe("registration without a session (web registration modules)", () => {
