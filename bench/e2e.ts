@@ -26,6 +26,8 @@ export interface E2ERound {
 	round: number;
 	seconds: number;
 	per_second: number;
+	/** Server CPU time (user + system) per registration, in milliseconds. */
+	server_cpu_ms: number;
 	accounts: number;
 	refused: number;
 }
@@ -58,7 +60,9 @@ async function oneRun(options: E2EOptions, module: "built" | "stock", storage: S
 		const tokens = await server.lua<string[]>(
 			`(function () local t = {}; for i = 1, ${options.registrations} do t[i] = assert(host.modules.invites.create_account()).token; end; return t; end)()`,
 		);
+		const cpuBefore = server.cpuSeconds();
 		const { seconds, refused } = await registerAll(server, tokens, options.concurrency, `r${round}u`);
+		const serverCpuMs = ((server.cpuSeconds() - cpuBefore) * 1000) / tokens.length;
 		const accounts = await server.lua<number>(`(function () local n = 0; for _ in require "core.usermanager".users(${JSON.stringify(server.domain)}) do n = n + 1; end; return n; end)()`);
 		const stillValid = await server.lua<number>(
 			`(function () local n = 0; for _, token in ipairs(${JSON.stringify(tokens).replace(/^\[/, "{").replace(/\]$/, "}")}) do if host.modules.invites.get(token) then n = n + 1; end; end; return n; end)()`,
@@ -68,7 +72,7 @@ async function oneRun(options: E2EOptions, module: "built" | "stock", storage: S
 		}
 		const problems = server.logProblems();
 		if (problems.length > 0) throw new Error(`${module}/${storage}: errors in the server log:\n${problems.join("\n")}`);
-		return { module, storage, round, seconds, per_second: tokens.length / seconds, accounts, refused };
+		return { module, storage, round, seconds, per_second: tokens.length / seconds, server_cpu_ms: serverCpuMs, accounts, refused };
 	} finally {
 		await server.stop();
 	}
@@ -81,7 +85,7 @@ export async function runE2E(options: E2EOptions, progress: (line: string) => vo
 			const order: ("built" | "stock")[] = round % 2 === 1 ? ["built", "stock"] : ["stock", "built"];
 			for (const module of order) {
 				const result = await oneRun(options, module, storage, round);
-				progress(`  e2e ${storage} round ${round} ${module === "built" ? "ours " : "stock"}: ${result.per_second.toFixed(1)} registrations/s`);
+				progress(`  e2e ${storage} round ${round} ${module === "built" ? "ours " : "stock"}: ${result.per_second.toFixed(1)} registrations/s, server CPU ${result.server_cpu_ms.toFixed(2)} ms each`);
 				results.push(result);
 			}
 		}

@@ -14,7 +14,7 @@
  * .cache/prosody-13.0.1 (scripts/setup-prosody.sh). State is created and
  * checked through `prosodyctl shell`, whose ">" runs Lua in the server.
  */
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -23,6 +23,9 @@ import { promisify } from "node:util";
 import { builtModuleDir, prosodySource, repoRoot, type ProsodyVersion } from "./prosody_sources.js";
 
 const execFileAsync = promisify(execFile);
+
+/** The unit of CPU times in /proc/<pid>/stat. */
+const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
 
 export type Storage = "internal" | "sqlite";
 export const storages: Storage[] = ["internal", "sqlite"];
@@ -103,6 +106,18 @@ export class ProsodyServer {
 
 	get domain(): string {
 		return DOMAIN;
+	}
+
+	/**
+	 * CPU time (user + system) the server process has used so far, from
+	 * /proc (Linux). The launcher execs Lua, so the child is the server.
+	 */
+	cpuSeconds(): number {
+		const stat = readFileSync(`/proc/${this.process.pid}/stat`, "utf8");
+		// Fields after the command name, which is in parentheses and may hold spaces.
+		const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+		const [utime, stime] = [Number(fields[11]), Number(fields[12])];
+		return (utime + stime) / CLOCK_TICKS;
 	}
 
 	get logFile(): string {
