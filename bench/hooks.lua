@@ -68,6 +68,18 @@ local function pooled(h, make)
 	end;
 end
 
+-- Workloads whose handler changes the event get a fresh one per call, as
+-- in the server.
+local function fresh(h, make)
+	return function (n)
+		local events = {};
+		for i = 1, n do events[i] = make(i); end
+		return function ()
+			for i = 1, n do h(events[i]); end
+		end;
+	end;
+end
+
 -- Each workload: prepare(sim, n) does the untimed setup for n calls and
 -- returns run(), which makes the n calls, with events shaped as Prosody
 -- shapes them.
@@ -93,11 +105,10 @@ local workloads = {
 	{
 		name = "stream features, unauthenticated",
 		prepare = function (sim, n)
-			local h = handler(sim, "stream-features");
 			local session = quiet_session(sim);
-			local events = {};
-			for i = 1, n do events[i] = { origin = session, features = sim.st.stanza("stream:features") }; end
-			return function () for i = 1, n do h(events[i]); end end;
+			return fresh(handler(sim, "stream-features"), function ()
+				return { origin = session, features = sim.st.stanza("stream:features") };
+			end)(n);
 		end,
 	},
 	{
@@ -112,11 +123,10 @@ local workloads = {
 	{
 		name = "registration without invite",
 		prepare = function (sim, n)
-			local h = handler(sim, "user-registering");
 			local session = quiet_session(sim);
-			local events = {};
-			for i = 1, n do events[i] = registering_event(sim, "mallory", session); end
-			return function () for i = 1, n do h(events[i]); end end;
+			return fresh(handler(sim, "user-registering"), function ()
+				return registering_event(sim, "mallory", session);
+			end)(n);
 		end,
 	},
 	{

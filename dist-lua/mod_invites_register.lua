@@ -58,92 +58,6 @@ function ____exports.add_to_invite_groups(username, groups)
 end
 return ____exports
  end,
-["invite_claims"] = function(...)
-local ____exports = {}
---- How long a registration without a session may hold an invite: those
--- cannot be seen to end, so their claim lapses.
-local SESSIONLESS_CLAIM_SECONDS = 300
-local claims = {}
---- The tokens of the last single-use invites used here. mod_invites ignores
--- a failed delete (the storage layer logs it), which would leave a used
--- invite valid; these are refused whatever storage says. Two generations
--- of at most USED_GENERATION tokens each: memory stays bounded, and no key
--- is ever deleted from a full table (Lua does not reuse the slot of a
--- deleted key, so a table kept at a fixed size by deleting one key per
--- insert is rebuilt on every insert).
-local USED_GENERATION = 4096
-local used_now = {}
-local used_before = {}
-local used_now_count = 0
---- Whether `token` is a single-use invite used here lately.
-function ____exports.was_used(token)
-	return used_now[token] ~= nil or used_before[token] ~= nil
-end
---- A claim lapses when its session has closed or authenticated, or (without session) after a while.
-local function is_held(claim)
-	local session = claim.session
-	if session ~= nil then
-		return session.destroyed ~= true and session.type == "c2s_unauthed"
-	end
-	return os.time() < claim.expires
-end
---- Claims `token` for this registration. False when another live
--- registration holds it, or when it was burned.
-function ____exports.claim_invite(token, session, event)
-	if ____exports.was_used(token) then
-		return false
-	end
-	local current = claims[token]
-	if current ~= nil and is_held(current) then
-		local ____temp_0
-		if session ~= nil then
-			____temp_0 = current.session == session
-		else
-			____temp_0 = current.event == event
-		end
-		local same = ____temp_0
-		if not same then
-			return false
-		end
-	end
-	if session ~= nil then
-		claims[token] = {session = session, expires = 0}
-	else
-		claims[token] = {
-			event = event,
-			expires = os.time() + SESSIONLESS_CLAIM_SECONDS
-		}
-	end
-	return true
-end
---- Ends the claim on `token` (the invite was used, or the registration gave up on it).
-function ____exports.release_invite(token)
-	claims[token] = nil
-end
---- Ends any claim `session` holds on a token other than `token` (it presented a new invite).
-function ____exports.release_other_claims(session, token)
-	for claimed, claim in pairs(claims) do
-		if claim.session == session and claimed ~= token then
-			claims[claimed] = nil
-		end
-	end
-end
---- A single-use invite was used: its claim ends, and it is refused from now on.
-function ____exports.mark_used(token)
-	claims[token] = nil
-	if used_now[token] ~= nil then
-		return
-	end
-	if used_now_count >= USED_GENERATION then
-		used_before = used_now
-		used_now = {}
-		used_now_count = 0
-	end
-	used_now[token] = true
-	used_now_count = used_now_count + 1
-end
-return ____exports
- end,
 ["tokens"] = function(...)
 local ____exports = {}
 --- mod_invites makes 24-character tokens (util.id.medium); 128 leaves room for other generators.
@@ -288,6 +202,104 @@ function ____exports.use_invite(invite)
 		)
 	end
 	return ok
+end
+return ____exports
+ end,
+["invite_claims"] = function(...)
+local ____exports = {}
+local ____invites = require("invites")
+local use_invite = ____invites.use_invite
+--- How long a registration without a session may hold an invite: those
+-- cannot be seen to end, so their claim lapses.
+local SESSIONLESS_CLAIM_SECONDS = 300
+local claims = {}
+--- The tokens of the last single-use invites used here. mod_invites ignores
+-- a failed delete (the storage layer logs it), which would leave a used
+-- invite valid; these are refused whatever storage says. Two generations
+-- of at most USED_GENERATION tokens each: memory stays bounded, and no key
+-- is ever deleted from a full table (Lua does not reuse the slot of a
+-- deleted key, so a table kept at a fixed size by deleting one key per
+-- insert is rebuilt on every insert).
+local USED_GENERATION = 4096
+local used_now = {}
+local used_before = {}
+local used_now_count = 0
+--- Whether `token` is a single-use invite used here lately.
+function ____exports.was_used(token)
+	return used_now[token] ~= nil or used_before[token] ~= nil
+end
+--- A claim lapses when its session has closed or authenticated, or (without session) after a while.
+local function is_held(claim)
+	local session = claim.session
+	if session ~= nil then
+		return session.destroyed ~= true and session.type == "c2s_unauthed"
+	end
+	return os.time() < claim.expires
+end
+--- Claims `token` for this registration. False when another live
+-- registration holds it, or when it was burned.
+function ____exports.claim_invite(token, session, event)
+	if ____exports.was_used(token) then
+		return false
+	end
+	local current = claims[token]
+	if current ~= nil and is_held(current) then
+		local ____temp_0
+		if session ~= nil then
+			____temp_0 = current.session == session
+		else
+			____temp_0 = current.event == event
+		end
+		local same = ____temp_0
+		if not same then
+			return false
+		end
+	end
+	if session ~= nil then
+		claims[token] = {session = session, expires = 0}
+	else
+		claims[token] = {
+			event = event,
+			expires = os.time() + SESSIONLESS_CLAIM_SECONDS
+		}
+	end
+	return true
+end
+--- Ends the claim on `token` (the invite was used, or the registration gave up on it).
+function ____exports.release_invite(token)
+	claims[token] = nil
+end
+--- Ends any claim `session` holds on a token other than `token` (it presented a new invite).
+function ____exports.release_other_claims(session, token)
+	for claimed, claim in pairs(claims) do
+		if claim.session == session and claimed ~= token then
+			claims[claimed] = nil
+		end
+	end
+end
+--- A single-use invite was used: its claim ends, and it is refused from now on.
+function ____exports.mark_used(token)
+	claims[token] = nil
+	if used_now[token] ~= nil then
+		return
+	end
+	if used_now_count >= USED_GENERATION then
+		used_before = used_now
+		used_now = {}
+		used_now_count = 0
+	end
+	used_now[token] = true
+	used_now_count = used_now_count + 1
+end
+--- Uses an invite once what it allowed has succeeded: a single-use invite is
+-- refused from then on, and others may have a reusable one.
+function ____exports.consume_invite(invite)
+	use_invite(invite)
+	if invite.reusable then
+		____exports.release_invite(invite.token)
+	else
+		____exports.mark_used(invite.token)
+	end
 end
 return ____exports
  end,
@@ -539,11 +551,10 @@ return ____exports
 local ____exports = {}
 local ____invite_claims = require("invite_claims")
 local claim_invite = ____invite_claims.claim_invite
-local mark_used = ____invite_claims.mark_used
+local consume_invite = ____invite_claims.consume_invite
 local release_invite = ____invite_claims.release_invite
 local ____invites = require("invites")
 local get_contact_invite = ____invites.get_contact_invite
-local use_invite = ____invites.use_invite
 local ____prosody_require = require("prosody_require")
 local jid = ____prosody_require.jid
 local rostermanager = ____prosody_require.rostermanager
@@ -616,8 +627,7 @@ local function approve(username, host, contact, invite)
 		rostermanager.unsubscribed(username, host, contact)
 		return false
 	end
-	use_invite(invite)
-	mark_used(invite.token)
+	consume_invite(invite)
 	rostermanager.roster_push(username, host, contact)
 	local user_jid = (username .. "@") .. host
 	module:send(st.presence({from = user_jid, to = contact, type = "subscribed"}))
@@ -701,12 +711,10 @@ return ____exports
 local ____exports = {}
 local ____invite_claims = require("invite_claims")
 local claim_invite = ____invite_claims.claim_invite
-local mark_used = ____invite_claims.mark_used
-local release_invite = ____invite_claims.release_invite
+local consume_invite = ____invite_claims.consume_invite
 local was_used = ____invite_claims.was_used
 local ____invites = require("invites")
 local get_account_invite_record = ____invites.get_account_invite_record
-local use_invite = ____invites.use_invite
 local ____prosody_require = require("prosody_require")
 local jid = ____prosody_require.jid
 local usermanager = ____prosody_require.usermanager
@@ -718,11 +726,16 @@ local ____roster_subscriptions = require("roster_subscriptions")
 local subscribe_both = ____roster_subscriptions.subscribe_both
 local ____tokens = require("tokens")
 local redact = ____tokens.redact
-local function refuse(event, ____type, condition, text)
-	local ____error = {type = ____type, condition = condition, text = text}
+--- Refuses a registration. mod_register_ibr answers with `error`; web
+-- registration modules show `reason`. (mod_register_ibr logs the reason of
+-- a refusal; so do not we.)
+function ____exports.refuse_with(event, ____error)
 	event.allowed = false
 	event.error = ____error
-	event.reason = text
+	event.reason = ____error.text
+end
+local function refuse(event, ____type, condition, text)
+	____exports.refuse_with(event, {type = ____type, condition = condition, text = text})
 end
 --- The refusal of a registration without invite in invite-only mode. Every
 -- refused registration gets it, so it is shared rather than made each time
@@ -738,7 +751,7 @@ local function refuse_invite(event, problem)
 	end
 end
 --- The invite presented for this registration: with <preauth/> on the session, or by a web registration.
-local function presented_invite(event)
+function ____exports.presented_invite(event)
 	local ____event_validated_invite_2 = event.validated_invite
 	if ____event_validated_invite_2 == nil then
 		local ____opt_0 = event.session
@@ -771,7 +784,7 @@ function ____exports.check_registration(invites, event)
 	if event.allowed == false then
 		return
 	end
-	local invite = presented_invite(event)
+	local invite = ____exports.presented_invite(event)
 	if invite == nil then
 		return
 	end
@@ -821,28 +834,17 @@ function ____exports.check_registration(invites, event)
 		redact(token)
 	)
 end
---- Uses the invite once the registration it allowed has succeeded: a
--- single-use invite is refused from then on, and other registrations may
--- have a reusable one.
-local function consume(invite)
-	use_invite(invite)
-	if invite.reusable then
-		release_invite(invite.token)
-	else
-		mark_used(invite.token)
-	end
-end
 --- user-registered: use the invite, then apply what it carries: mutual
 -- subscription with the inviter, roles and groups. Each step is protected
 -- and logged on its own, so one failure does not cancel the others.
 function ____exports.complete_registration(event)
-	local invite = presented_invite(event)
+	local invite = ____exports.presented_invite(event)
 	if invite == nil then
 		return
 	end
 	local username = event.username
 	local host = module.host
-	consume(invite)
+	consume_invite(invite)
 	local inviter = invite.inviter
 	if inviter ~= nil then
 		local ok, err = pcall(subscribe_both, host, inviter, username)
@@ -872,11 +874,11 @@ function ____exports.complete_registration(event)
 end
 --- user-password-reset: an invite reset the password of an existing account; use it.
 function ____exports.complete_password_reset(event)
-	local invite = presented_invite(event)
+	local invite = ____exports.presented_invite(event)
 	if invite == nil then
 		return
 	end
-	consume(invite)
+	consume_invite(invite)
 end
 return ____exports
  end,
@@ -890,6 +892,8 @@ local ____registration = require("registration")
 local check_registration = ____registration.check_registration
 local complete_password_reset = ____registration.complete_password_reset
 local complete_registration = ____registration.complete_registration
+local presented_invite = ____registration.presented_invite
+local refuse_with = ____registration.refuse_with
 local UNINVITED = ____registration.UNINVITED
 local ____roster_subscriptions = require("roster_subscriptions")
 local approve_preauth_subscription = ____roster_subscriptions.approve_preauth_subscription
@@ -944,25 +948,16 @@ module:hook(
 module:hook(
 	"user-registering",
 	function(event)
-		local ____temp_4 = event.validated_invite == nil
-		if ____temp_4 then
-			local ____opt_2 = event.session
-			____temp_4 = (____opt_2 and ____opt_2.validated_invite) == nil
-		end
-		if ____temp_4 then
+		if presented_invite(event) == nil then
 			if invite_only and event.allowed ~= false then
-				event.allowed = false
-				event.error = UNINVITED
-				event.reason = UNINVITED.text
+				refuse_with(event, UNINVITED)
 			end
 			return
 		end
 		local ok, err = pcall(check_registration, invites, event)
 		if not ok then
 			module:log("error", "Could not check the registration of %s: %s", event.username, err)
-			event.allowed = false
-			event.error = {type = "wait", condition = "internal-server-error", text = "The invite could not be checked, please try again later"}
-			event.reason = event.error.text
+			refuse_with(event, {type = "wait", condition = "internal-server-error", text = "The invite could not be checked, please try again later"})
 		end
 	end,
 	-10

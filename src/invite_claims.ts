@@ -9,6 +9,8 @@
  * without yielding — and the claim is released once the invite has been
  * used, or once its holder is gone.
  */
+import { use_invite } from "./invites";
+import type { ValidInvite } from "./types/mod_invites";
 import type { Session } from "./types/session";
 
 interface Claim {
@@ -106,4 +108,17 @@ export function mark_used(token: string): void {
 	}
 	used_now.set(token, true);
 	used_now_count += 1;
+}
+
+/**
+ * Uses an invite once what it allowed has succeeded: a single-use invite is
+ * refused from then on, and others may have a reusable one.
+ */
+export function consume_invite(invite: ValidInvite): void {
+	use_invite(invite);
+	if (invite.reusable) {
+		release_invite(invite.token);
+	} else {
+		mark_used(invite.token);
+	}
 }

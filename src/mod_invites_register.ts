@@ -12,7 +12,7 @@
  */
 import { handle_preauth_iq } from "./preauth";
 import { st } from "./prosody_require";
-import { check_registration, complete_password_reset, complete_registration, UNINVITED } from "./registration";
+import { check_registration, complete_password_reset, complete_registration, presented_invite, refuse_with, UNINVITED } from "./registration";
 import { approve_preauth_subscription } from "./roster_subscriptions";
 import type { ModInvites } from "./types/mod_invites";
 
@@ -64,21 +64,17 @@ module.hook("stanza/iq/urn:xmpp:pars:0:preauth", (event) => {
 module.hook(
 	"user-registering",
 	(event) => {
-		if (event.validated_invite === undefined && event.session?.validated_invite === undefined) {
+		if (presented_invite(event) === undefined) {
 			// Without an invite: refused in invite-only mode (unless another module already refused).
 			if (invite_only && event.allowed !== false) {
-				event.allowed = false;
-				event.error = UNINVITED;
-				event.reason = UNINVITED.text;
+				refuse_with(event, UNINVITED);
 			}
 			return;
 		}
 		const [ok, err] = pcall(check_registration, invites, event);
 		if (!ok) {
 			module.log("error", "Could not check the registration of %s: %s", event.username, err);
-			event.allowed = false;
-			event.error = { type: "wait", condition: "internal-server-error", text: "The invite could not be checked, please try again later" };
-			event.reason = event.error.text;
+			refuse_with(event, { type: "wait", condition: "internal-server-error", text: "The invite could not be checked, please try again later" });
 		}
 	},
 	-10,

@@ -2,8 +2,8 @@
  * Account registration with an invite: what user-registering allows, and
  * what user-registered and user-password-reset do with the invite.
  */
-import { claim_invite, mark_used, release_invite, was_used } from "./invite_claims";
-import { get_account_invite_record, use_invite, type InviteProblem } from "./invites";
+import { claim_invite, consume_invite, was_used } from "./invite_claims";
+import { get_account_invite_record, type InviteProblem } from "./invites";
 import { jid, usermanager } from "./prosody_require";
 import { apply_invite_roles } from "./roles";
 import { add_to_invite_groups } from "./groups";
@@ -13,12 +13,19 @@ import type { RegistrationError, UserRegisteredEvent, UserRegisteringEvent } fro
 import type { InviteRecord, ModInvites, ValidInvite } from "./types/mod_invites";
 import type { StanzaErrorCondition, StanzaErrorType } from "./types/stanza";
 
-// mod_register_ibr logs the reason of a refusal; so do not we.
-function refuse(event: UserRegisteringEvent, type: StanzaErrorType, condition: StanzaErrorCondition, text: string): void {
-	const error: RegistrationError = { type, condition, text };
+/**
+ * Refuses a registration. mod_register_ibr answers with `error`; web
+ * registration modules show `reason`. (mod_register_ibr logs the reason of
+ * a refusal; so do not we.)
+ */
+export function refuse_with(event: UserRegisteringEvent, error: Readonly<RegistrationError> & { readonly text: string }): void {
 	event.allowed = false;
 	event.error = error;
-	event.reason = text; // for modules that read the pre-util.error field
+	event.reason = error.text;
+}
+
+function refuse(event: UserRegisteringEvent, type: StanzaErrorType, condition: StanzaErrorCondition, text: string): void {
+	refuse_with(event, { type, condition, text });
 }
 
 /**
@@ -43,7 +50,7 @@ function refuse_invite(event: UserRegisteringEvent, problem: InviteProblem): voi
 }
 
 /** The invite presented for this registration: with <preauth/> on the session, or by a web registration. */
-function presented_invite(event: { readonly validated_invite?: ValidInvite; readonly session?: { validated_invite?: ValidInvite } }): ValidInvite | undefined {
+export function presented_invite(event: { readonly validated_invite?: ValidInvite; readonly session?: { validated_invite?: ValidInvite } }): ValidInvite | undefined {
 	return event.validated_invite ?? event.session?.validated_invite;
 }
 
@@ -131,20 +138,6 @@ export function check_registration(invites: ModInvites | undefined, event: UserR
 }
 
 /**
- * Uses the invite once the registration it allowed has succeeded: a
- * single-use invite is refused from then on, and other registrations may
- * have a reusable one.
- */
-function consume(invite: ValidInvite): void {
-	use_invite(invite);
-	if (invite.reusable) {
-		release_invite(invite.token);
-	} else {
-		mark_used(invite.token);
-	}
-}
-
-/**
  * user-registered: use the invite, then apply what it carries: mutual
  * subscription with the inviter, roles and groups. Each step is protected
  * and logged on its own, so one failure does not cancel the others.
@@ -156,7 +149,7 @@ export function complete_registration(event: UserRegisteredEvent): void {
 	}
 	const username = event.username;
 	const host = module.host;
-	consume(invite);
+	consume_invite(invite);
 
 	const inviter = invite.inviter;
 	if (inviter !== undefined) {
@@ -187,5 +180,5 @@ export function complete_password_reset(event: UserRegisteringEvent): void {
 	if (invite === undefined) {
 		return;
 	}
-	consume(invite);
+	consume_invite(invite);
 }

@@ -3,8 +3,8 @@
  * new user and their inviter, and XEP-0379 pre-authenticated subscription
  * requests.
  */
-import { claim_invite, mark_used, release_invite } from "./invite_claims";
-import { get_contact_invite, use_invite } from "./invites";
+import { claim_invite, consume_invite, release_invite } from "./invite_claims";
+import { get_contact_invite } from "./invites";
 import { jid, rostermanager, st, usermanager } from "./prosody_require";
 import { check_token, redact } from "./tokens";
 import type { StanzaEvent } from "./types/events";
@@ -87,8 +87,7 @@ function approve(username: string, host: string, contact: string, invite: ValidI
 		rostermanager.unsubscribed(username, host, contact);
 		return false;
 	}
-	use_invite(invite);
-	mark_used(invite.token);
+	consume_invite(invite);
 	rostermanager.roster_push(username, host, contact);
 
 	const user_jid = `${username}@${host}`;
