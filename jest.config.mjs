@@ -10,4 +10,6 @@ export default {
 	testMatch: ["<rootDir>/spec/**/*.test.ts"],
 	// End-to-end tests start real servers and wait on the network.
 	testTimeout: 30_000,
+	// Never test a stale dist-lua/ (tools/check-build-fresh.mjs).
+	globalSetup: "<rootDir>/tools/check-build-fresh.mjs",
 };

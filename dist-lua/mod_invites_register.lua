@@ -26,38 +26,6 @@ local function require(file, ...)
 	end
 end
 ____modules = {
-["groups"] = function(...)
-local ____exports = {}
---- Groups an invite adds the new account to: membership in the `groups` map
--- store (group id → username → true), which mod_groups_internal reads.
-function ____exports.add_to_invite_groups(username, groups)
-	local memberships = module:open_store("groups", "map")
-	for ____, group in ipairs(groups) do
-		if type(group) ~= "string" then
-			module:log(
-				"warn",
-				"Ignoring a group id of type %s in the invite of %s",
-				type(group),
-				username
-			)
-		else
-			local ok, err = memberships:set(group, username, true)
-			if ok then
-				module:log("debug", "Added %s to group %s", username, group)
-			else
-				module:log(
-					"error",
-					"Could not add %s to group %s: %s",
-					username,
-					group,
-					err
-				)
-			end
-		end
-	end
-end
-return ____exports
- end,
 ["tokens"] = function(...)
 local ____exports = {}
 --- mod_invites makes 24-character tokens (util.id.medium); 128 leaves room for other generators.
@@ -543,6 +511,38 @@ function ____exports.apply_invite_roles(username, host, roles)
 		apply_role_list(username, host, list)
 	else
 		apply_role_set(username, host, list)
+	end
+end
+return ____exports
+ end,
+["groups"] = function(...)
+local ____exports = {}
+--- Groups an invite adds the new account to: membership in the `groups` map
+-- store (group id → username → true), which mod_groups_internal reads.
+function ____exports.add_to_invite_groups(username, groups)
+	local memberships = module:open_store("groups", "map")
+	for ____, group in ipairs(groups) do
+		if type(group) ~= "string" then
+			module:log(
+				"warn",
+				"Ignoring a group id of type %s in the invite of %s",
+				type(group),
+				username
+			)
+		else
+			local ok, err = memberships:set(group, username, true)
+			if ok then
+				module:log("debug", "Added %s to group %s", username, group)
+			else
+				module:log(
+					"error",
+					"Could not add %s to group %s: %s",
+					username,
+					group,
+					err
+				)
+			end
+		end
 	end
 end
 return ____exports

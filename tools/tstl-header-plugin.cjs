@@ -1,7 +1,10 @@
 // TypeScriptToLua plugin: puts a header at the top of the generated module,
 // naming its TypeScript source and the package version, so that an admin
 // reading dist-lua/ knows where the file comes from and not to edit it.
+// It also keeps a failed type check from writing anything: TypeScriptToLua
+// 1.37 honours noEmitOnError for the files but still writes an empty bundle.
 const path = require("path");
+const ts = require("typescript");
 
 const root = path.resolve(__dirname, "..");
 const pkg = require(path.join(root, "package.json"));
@@ -21,6 +24,10 @@ function header(entry) {
 /** @type {import("typescript-to-lua").Plugin} */
 const plugin = {
 	beforeEmit(program, options, emitHost, result) {
+		if (options.noEmitOnError && ts.getPreEmitDiagnostics(program).length > 0) {
+			result.length = 0; // dist-lua/ keeps the last good build
+			return;
+		}
 		const entry = path.relative(root, path.resolve(root, options.luaBundleEntry ?? "src"));
 		for (const file of result) {
 			const code = file.code

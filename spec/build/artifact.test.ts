@@ -29,6 +29,22 @@ test("never wraps a multiple-return call into a table (a TypeScriptToLua trap: `
 	expect(lua).not.toMatch(/\(\{[\w.:]+\(/);
 });
 
+test("bundles only the entry module and what it imports", () => {
+	// The bundle maps each module's name to its chunk: ["name"] = function(...) … end,
+	const chunks = new Map<string, string>();
+	const starts = [...lua.matchAll(/^\["([\w.]+)"\] = function\(\.\.\.\)$/gm)];
+	starts.forEach((start, i) => chunks.set(start[1], lua.slice(start.index, starts[i + 1]?.index ?? lua.length)));
+	expect(chunks.has("mod_invites_register")).toBe(true);
+	const reachable = new Set<string>();
+	const visit = (name: string): void => {
+		if (reachable.has(name) || !chunks.has(name)) return;
+		reachable.add(name);
+		for (const [, required] of chunks.get(name)!.matchAll(/\brequire\("([\w.]+)"\)/g)) visit(required);
+	};
+	visit("mod_invites_register");
+	expect([...chunks.keys()].filter((name) => !reachable.has(name))).toEqual([]);
+});
+
 test("luacheck finds no global access (nor anything else)", () => {
 	const result = spawnSync("luacheck", ["--formatter", "plain", file], { cwd: repoRoot, encoding: "utf8" });
 	expect(result.stdout).toBe("");
