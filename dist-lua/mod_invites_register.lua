@@ -82,21 +82,6 @@ function ____exports.get_account_invite(invites, token)
 	end
 	return invite
 end
---- The stored record of an account invite, read afresh: whether it is still
--- valid (not used, not expired, not revoked) and for which username.
-function ____exports.get_account_invite_record(invites, token)
-	if invites == nil then
-		return not_loaded()
-	end
-	local ok, record, err = pcall(invites.get_account_invite_info, token)
-	if not ok then
-		return failed("read an invite", token, record)
-	end
-	if record == nil then
-		return nil, err
-	end
-	return record
-end
 --- The user store of mod_invites: token → expiry time of the user's contact invites.
 local function contact_invite_store()
 	return module:open_store("invite_token", "map")
@@ -311,9 +296,9 @@ local function reply_invite_problem(origin, stanza, problem)
 	if problem == "internal-error" then
 		origin.send(st.error_reply(stanza, "wait", "internal-server-error", "The invite token could not be checked, please try again later"))
 	elseif problem == "token-expired" then
-		origin.send(st.error_reply(stanza, "cancel", "forbidden", "The invite token has expired"))
+		origin.send(st.error_reply(stanza, "cancel", "item-not-found", "The invite token has expired"))
 	else
-		origin.send(st.error_reply(stanza, "cancel", "forbidden", "The invite token is invalid or has already been used"))
+		origin.send(st.error_reply(stanza, "cancel", "item-not-found", "The invite token is invalid or has already been used"))
 	end
 end
 --- Always handles the stanza (returns true): nobody else knows this payload.
@@ -353,6 +338,213 @@ function ____exports.handle_preauth_iq(invites, event)
 	origin.validated_invite = invite
 	origin.send(st.reply(stanza))
 	return true
+end
+return ____exports
+ end,
+["invite_records"] = function(...)
+local ____exports = {}
+local ____prosody_require = require("prosody_require")
+local jid = ____prosody_require.jid
+local ____tokens = require("tokens")
+local redact = ____tokens.redact
+local by_token
+local all_records
+local function read_one(token)
+	if by_token == nil then
+		by_token = module:open_store("invite_token", "map")
+	end
+	return by_token:get(nil, token)
+end
+local function read_all()
+	if all_records == nil then
+		all_records = module:open_store("invite_token")
+	end
+	return all_records:get(nil)
+end
+--- The stored record of an account invite, expired or not: "token-invalid"
+-- when it is gone (used or deleted), "internal-error" when storage failed.
+function ____exports.read_account_invite(token)
+	local ok, record, err = pcall(read_one, token)
+	if not ok or record == nil and err ~= nil then
+		local ____module_log_2 = module.log
+		local ____redact_result_1 = redact(token)
+		local ____ok_0
+		if ok then
+			____ok_0 = err
+		else
+			____ok_0 = record
+		end
+		____module_log_2(
+			module,
+			"error",
+			"Could not read invite %s from storage: %s",
+			____redact_result_1,
+			____ok_0
+		)
+		return nil, "internal-error"
+	end
+	if record == nil or type(record) ~= "table" then
+		return nil, "token-invalid"
+	end
+	return record
+end
+--- Every stored account invite (expired ones included), or nil when storage failed (logged).
+function ____exports.read_all_account_invites()
+	local ok, records, err = pcall(read_all)
+	if not ok or records == nil and err ~= nil then
+		local ____module_log_4 = module.log
+		local ____ok_3
+		if ok then
+			____ok_3 = err
+		else
+			____ok_3 = records
+		end
+		____module_log_4(module, "error", "Could not read the pending invites from storage: %s", ____ok_3)
+		return nil
+	end
+	return records or ({})
+end
+--- A username as mod_register_ibr compares it (nodeprep), or as given when it cannot be prepared.
+function ____exports.normalise_username(username, host)
+	return jid.node(jid.prep((username .. "@") .. host) or "") or username
+end
+--- The only username this invite may be used for: the account a reset invite
+-- resets, or the username an account invite was made for (its JID has a node).
+function ____exports.bound_username(record, host)
+	local ____opt_5 = record.additional_data
+	local reset_username = ____opt_5 and ____opt_5.allow_reset
+	if reset_username ~= nil then
+		return ____exports.normalise_username(reset_username, host)
+	end
+	if record.type ~= "register" then
+		return nil
+	end
+	local node = jid.split(record.jid)
+	return node ~= nil and ____exports.normalise_username(node, host) or nil
+end
+return ____exports
+ end,
+["reservations"] = function(...)
+local ____exports = {}
+local ____invite_records = require("invite_records")
+local bound_username = ____invite_records.bound_username
+local read_account_invite = ____invite_records.read_account_invite
+local read_all_account_invites = ____invite_records.read_all_account_invites
+local ____tokens = require("tokens")
+local redact = ____tokens.redact
+local refresh_interval = module:get_option_number("invite_reservation_refresh", 60) or 60
+--- username → token → expiry, for the pending account invites bound to a username.
+local by_username = {}
+--- token → username: the same reservations, by token.
+local by_token = {}
+--- When the reservations were last read from storage; nil until a read succeeds.
+local read_at
+--- The username a pending account invite reserves, or nil (open invites, resets, contact invites).
+local function reserved_username(record, host)
+	local ____temp_2 = record.type ~= "register"
+	if not ____temp_2 then
+		local ____opt_0 = record.additional_data
+		____temp_2 = (____opt_0 and ____opt_0.allow_reset) ~= nil
+	end
+	if ____temp_2 then
+		return nil
+	end
+	return bound_username(record, host)
+end
+local function add(username, token, expires)
+	local tokens = by_username[username]
+	if tokens == nil then
+		tokens = {}
+		by_username[username] = tokens
+	end
+	tokens[token] = expires
+	by_token[token] = username
+end
+--- Reads every pending account invite from storage. False (logged) when storage failed.
+function ____exports.load_reservations()
+	local records = read_all_account_invites()
+	if records == nil then
+		read_at = nil
+		return false
+	end
+	by_username = {}
+	by_token = {}
+	local now = os.time()
+	for token, record in pairs(records) do
+		if type(record) == "table" and type(record.expires) == "number" and record.expires > now then
+			local username = reserved_username(record, module.host)
+			if username ~= nil then
+				add(username, token, record.expires)
+			end
+		end
+	end
+	read_at = now
+	return true
+end
+--- invite-created: an invite made in this server reserves its username at once.
+function ____exports.reserve(record)
+	local username = reserved_username(record, module.host)
+	if username ~= nil and type(record.token) == "string" and type(record.expires) == "number" then
+		add(username, record.token, record.expires)
+	end
+end
+--- The invite was used: its name is no longer reserved by it.
+function ____exports.release_reservation(token)
+	local username = by_token[token]
+	if username == nil then
+		return
+	end
+	by_token[token] = nil
+	local tokens = by_username[username]
+	if tokens ~= nil then
+		tokens[token] = nil
+		if (next(tokens)) == nil then
+			by_username[username] = nil
+		end
+	end
+end
+--- Re-reads the reservations once they are older than the refresh interval. False when storage failed.
+local function fresh()
+	if read_at ~= nil and os.time() - read_at < refresh_interval then
+		return true
+	end
+	return ____exports.load_reservations()
+end
+--- The username `token`'s invite reserves, as far as the reservations know (for pre-filled forms).
+function ____exports.reserved_by_token(token)
+	fresh()
+	return by_token[token]
+end
+--- Whether a pending invite was made for `username` ("reserved"), so that
+-- no other registration may take it; "unknown" when storage could not tell.
+function ____exports.check_reservation(username)
+	if not fresh() then
+		return "unknown"
+	end
+	local tokens = by_username[username]
+	if tokens == nil then
+		return "free"
+	end
+	local now = os.time()
+	for token, expires in pairs(tokens) do
+		if expires > now then
+			local record, problem = read_account_invite(token)
+			if record ~= nil and record.expires > now then
+				module:log(
+					"debug",
+					"Username %s is reserved by invite %s",
+					username,
+					redact(token)
+				)
+				return "reserved"
+			end
+			if problem == "internal-error" then
+				return "unknown"
+			end
+		end
+		____exports.release_reservation(token)
+	end
+	return "free"
 end
 return ____exports
  end,
@@ -713,11 +905,14 @@ local ____invite_claims = require("invite_claims")
 local claim_invite = ____invite_claims.claim_invite
 local consume_invite = ____invite_claims.consume_invite
 local was_used = ____invite_claims.was_used
-local ____invites = require("invites")
-local get_account_invite_record = ____invites.get_account_invite_record
+local ____invite_records = require("invite_records")
+local bound_username = ____invite_records.bound_username
+local read_account_invite = ____invite_records.read_account_invite
 local ____prosody_require = require("prosody_require")
-local jid = ____prosody_require.jid
 local usermanager = ____prosody_require.usermanager
+local ____reservations = require("reservations")
+local check_reservation = ____reservations.check_reservation
+local release_reservation = ____reservations.release_reservation
 local ____roles = require("roles")
 local apply_invite_roles = ____roles.apply_invite_roles
 local ____groups = require("groups")
@@ -744,8 +939,6 @@ ____exports.UNINVITED = {type = "cancel", condition = "forbidden", text = "Regis
 local function refuse_invite(event, problem)
 	if problem == "internal-error" then
 		refuse(event, "wait", "internal-server-error", "The invite could not be checked, please try again later")
-	elseif problem == "token-expired" then
-		refuse(event, "cancel", "forbidden", "The invite has expired")
 	else
 		refuse(event, "cancel", "forbidden", "The invite is invalid or has already been used")
 	end
@@ -759,48 +952,50 @@ function ____exports.presented_invite(event)
 	end
 	return ____event_validated_invite_2
 end
---- A username as mod_register_ibr compares it (nodeprep), or as given when it cannot be prepared.
-local function normalise_username(username, host)
-	return jid.node(jid.prep((username .. "@") .. host) or "") or username
-end
---- The only username this invite may be used for: the account a reset invite
--- resets, or the username an account invite was made for (its JID has a node).
-local function bound_username(record, host)
-	local ____opt_3 = record.additional_data
-	local reset_username = ____opt_3 and ____opt_3.allow_reset
-	if reset_username ~= nil then
-		return normalise_username(reset_username, host)
+--- Refuses a registration of a name reserved for an invitee; true when it
+-- did. XEP-0445 §5; `conflict` is what clients show as "username already
+-- in use".
+local function refuse_if_reserved(event)
+	local reservation = check_reservation(event.username)
+	if reservation == "reserved" then
+		refuse(event, "cancel", "conflict", ("The username '" .. event.username) .. "' is reserved for an invited user")
+		return true
 	end
-	if record.type ~= "register" then
-		return nil
+	if reservation == "unknown" then
+		refuse(event, "wait", "internal-server-error", "The username could not be checked, please try again later")
+		return true
 	end
-	local node = jid.split(record.jid)
-	return node ~= nil and normalise_username(node, host) or nil
+	return false
 end
---- user-registering with an invite: it must still be valid, must be for
--- this username (or reset this account), and must not be in use by another
--- registration.
-function ____exports.check_registration(invites, event)
+--- user-registering, when the registration is allowed so far: with an
+-- invite, the invite must still exist (not used or deleted: its expiry was
+-- checked at <preauth/>, or by the web registration that passed it), must
+-- be for this username (or reset this account), and must not be in use by
+-- another registration; an invite made for no username may not take a
+-- name reserved for an invitee.
+-- Without invite (open registration), the name must not be reserved.
+function ____exports.check_registration(event)
 	if event.allowed == false then
 		return
 	end
+	local username = event.username
 	local invite = ____exports.presented_invite(event)
 	if invite == nil then
+		refuse_if_reserved(event)
 		return
 	end
 	local token = invite.token
-	local username = event.username
 	if was_used(token) then
 		refuse_invite(event, "token-invalid")
 		return
 	end
-	local record, problem = get_account_invite_record(invites, token)
+	local record, problem = read_account_invite(token)
 	if record == nil then
 		refuse_invite(event, problem)
 		return
 	end
-	local ____opt_5 = record.additional_data
-	local is_reset = (____opt_5 and ____opt_5.allow_reset) ~= nil
+	local ____opt_3 = record.additional_data
+	local is_reset = (____opt_3 and ____opt_3.allow_reset) ~= nil
 	local for_username = bound_username(record, event.host)
 	if for_username ~= nil and for_username ~= username then
 		local what = is_reset and "can only reset the password of" or "is only valid for the username"
@@ -821,6 +1016,8 @@ function ____exports.check_registration(invites, event)
 		event.allow_reset = username
 	elseif exists then
 		refuse(event, "cancel", "conflict", "The requested username already exists.")
+		return
+	elseif for_username == nil and refuse_if_reserved(event) then
 		return
 	end
 	if not record.reusable and not claim_invite(token, event.session, event) then
@@ -845,6 +1042,7 @@ function ____exports.complete_registration(event)
 	local username = event.username
 	local host = module.host
 	consume_invite(invite)
+	release_reservation(invite.token)
 	local inviter = invite.inviter
 	if inviter ~= nil then
 		local ok, err = pcall(subscribe_both, host, inviter, username)
@@ -882,6 +1080,91 @@ function ____exports.complete_password_reset(event)
 end
 return ____exports
  end,
+["registration_form"] = function(...)
+local ____exports = {}
+local ____prosody_require = require("prosody_require")
+local st = ____prosody_require.st
+local ____reservations = require("reservations")
+local reserved_by_token = ____reservations.reserved_by_token
+local ____invite_records = require("invite_records")
+local normalise_username = ____invite_records.normalise_username
+--- The username the session's invite is bound to, as far as is known without reading storage.
+local function invited_username(invite, host)
+	local ____opt_0 = invite.additional_data
+	local reset_username = ____opt_0 and ____opt_0.allow_reset
+	if reset_username ~= nil then
+		return normalise_username(reset_username, host)
+	end
+	return reserved_by_token(invite.token)
+end
+--- A copy of the registration query with `username` filled in.
+local function filled_query(query, username)
+	local filled = st.clone(query)
+	local username_element = filled:get_child("username")
+	if username_element ~= nil and (username_element:get_text() or "") == "" then
+		username_element:text(username)
+	end
+	local form = filled:get_child("x", "jabber:x:data")
+	if form ~= nil then
+		for field in form:childtags("field") do
+			if field.attr.var == "username" then
+				field:remove_children("value")
+				field:text_tag("value", username)
+			end
+		end
+	end
+	return filled
+end
+--- Replaces the reply's registration query by a filled-in copy (the original is shared by all sessions).
+local function fill_reply(reply, username)
+	local query = reply:get_child("query", "jabber:iq:register")
+	if query == nil then
+		return
+	end
+	local filled = filled_query(query, username)
+	local children = reply
+	for i = 1, #children do
+		if children[i] == query then
+			children[i] = filled
+		end
+	end
+	local tags = reply.tags
+	for i = 1, #tags do
+		if tags[i] == query then
+			tags[i] = filled
+		end
+	end
+end
+--- `<iq type='get'><query xmlns='jabber:iq:register'/></iq>`, before
+-- mod_register_ibr answers it: for a session with a bound invite, the
+-- session's next reply to this IQ is filled in.
+function ____exports.prefill_registration_form(event)
+	local ____event_2 = event
+	local origin = ____event_2.origin
+	local stanza = ____event_2.stanza
+	local invite = origin.validated_invite
+	if invite == nil or stanza.attr.type ~= "get" or origin.type ~= "c2s_unauthed" then
+		return
+	end
+	local username = invited_username(invite, module.host)
+	if username == nil then
+		return
+	end
+	local id = stanza.attr.id
+	local send = origin.send
+	origin.send = function(reply)
+		origin.send = send
+		if type(reply) ~= "string" and reply.name == "iq" and reply.attr.type == "result" and reply.attr.id == id then
+			local ok, err = pcall(fill_reply, reply, username)
+			if not ok then
+				module:log("error", "Could not fill in the registration form: %s", err)
+			end
+		end
+		return send(reply)
+	end
+end
+return ____exports
+ end,
 ["mod_invites_register"] = function(...)
 local ____exports = {}
 local ____preauth = require("preauth")
@@ -895,6 +1178,11 @@ local complete_registration = ____registration.complete_registration
 local presented_invite = ____registration.presented_invite
 local refuse_with = ____registration.refuse_with
 local UNINVITED = ____registration.UNINVITED
+local ____registration_form = require("registration_form")
+local prefill_registration_form = ____registration_form.prefill_registration_form
+local ____reservations = require("reservations")
+local load_reservations = ____reservations.load_reservations
+local reserve = ____reservations.reserve
 local ____roster_subscriptions = require("roster_subscriptions")
 local approve_preauth_subscription = ____roster_subscriptions.approve_preauth_subscription
 local ____temp_0 = module:get_option_boolean(
@@ -916,7 +1204,17 @@ if prosody.process_type == "prosody" then
 	if invite_only then
 		module:depends("register_ibr")
 	end
+	pcall(load_reservations)
 end
+module:hook(
+	"invite-created",
+	function(invite)
+		local ok, err = pcall(reserve, invite)
+		if not ok then
+			module:log("error", "Could not record the username reserved by a new invite: %s", err)
+		end
+	end
+)
 local legacy_invite_feature = st.stanza("register", {xmlns = "urn:xmpp:invite"})
 local invite_feature = st.stanza("register", {xmlns = "urn:xmpp:ibr-token:0"})
 module:hook(
@@ -946,15 +1244,25 @@ module:hook(
 	end
 )
 module:hook(
+	"stanza/iq/jabber:iq:register:query",
+	function(event)
+		local ok, err = pcall(prefill_registration_form, event)
+		if not ok then
+			module:log("error", "Could not prepare the registration form: %s", err)
+		end
+	end,
+	1
+)
+module:hook(
 	"user-registering",
 	function(event)
-		if presented_invite(event) == nil then
-			if invite_only and event.allowed ~= false then
+		if invite_only and presented_invite(event) == nil then
+			if event.allowed ~= false then
 				refuse_with(event, UNINVITED)
 			end
 			return
 		end
-		local ok, err = pcall(check_registration, invites, event)
+		local ok, err = pcall(check_registration, event)
 		if not ok then
 			module:log("error", "Could not check the registration of %s: %s", event.username, err)
 			refuse_with(event, {type = "wait", condition = "internal-server-error", text = "The invite could not be checked, please try again later"})

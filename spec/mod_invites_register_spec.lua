@@ -7,7 +7,7 @@ local Sim = require "prosody_sim";
 
 local sources = {
 	["0.12"] = os.getenv("PROSODY_012_SOURCE") or "/usr/lib/prosody",
-	["13"] = os.getenv("PROSODY_13_SOURCE") or ".cache/prosody-13.0.1/usr/lib/prosody",
+	["13"] = os.getenv("PROSODY_13_SOURCE") or ".cache/prosody-13/usr/lib/prosody",
 };
 -- Prosody 13 requires Lua 5.2 or later.
 local versions = _VERSION == "Lua 5.1" and { "0.12" } or { "0.12", "13" };
@@ -53,10 +53,10 @@ for _, version in ipairs(versions) do
 				assert.equal(invite.token, client.validated_invite.token);
 			end);
 
-			it("refuses an unknown token with forbidden", function ()
+			it("refuses an unknown token with item-not-found (XEP-0445)", function ()
 				local client = sim:connect();
 				local reply = sim:preauth(client, "NeverIssuedNeverIssued00");
-				assert.equal("forbidden", condition(reply));
+				assert.equal("item-not-found", condition(reply));
 				assert.is_nil(client.validated_invite);
 			end);
 

@@ -4,7 +4,7 @@
  * through one of our hooks.
  */
 import { redact } from "./tokens";
-import type { InviteError, InviteRecord, ModInvites, ValidInvite } from "./types/mod_invites";
+import type { InviteError, ModInvites, ValidInvite } from "./types/mod_invites";
 
 /** Why an invite cannot be used: mod_invites' own reasons, or a failure to ask it. */
 export type InviteProblem = InviteError | "internal-error";
@@ -35,24 +35,6 @@ export function get_account_invite(invites: ModInvites | undefined, token: strin
 		return $multi(undefined, err);
 	}
 	return $multi(invite);
-}
-
-/**
- * The stored record of an account invite, read afresh: whether it is still
- * valid (not used, not expired, not revoked) and for which username.
- */
-export function get_account_invite_record(invites: ModInvites | undefined, token: string): Checked<InviteRecord> {
-	if (invites === undefined) {
-		return not_loaded();
-	}
-	const [ok, record, err] = protected_call(invites.get_account_invite_info, token);
-	if (!ok) {
-		return failed("read an invite", token, record);
-	}
-	if (record === undefined) {
-		return $multi(undefined, err);
-	}
-	return $multi(record);
 }
 
 /** The user store of mod_invites: token → expiry time of the user's contact invites. */

@@ -3,8 +3,9 @@
  * mod_invites, for Prosody 0.12 and 13.
  *
  * Read top to bottom: options, dependencies, then the hooks in the order a
- * client meets them — stream features, <preauth/>, registering, registered,
- * password reset — and XEP-0379 subscription requests last.
+ * client meets them — stream features, <preauth/>, the registration form,
+ * registering, registered, password reset — and XEP-0379 subscription
+ * requests last.
  *
  * No Lua error escapes a hook: each handler runs protected, and a failure
  * is logged and answered as an XMPP error (or leaves the stanza to the
@@ -13,6 +14,8 @@
 import { handle_preauth_iq } from "./preauth";
 import { st } from "./prosody_require";
 import { check_registration, complete_password_reset, complete_registration, presented_invite, refuse_with, UNINVITED } from "./registration";
+import { prefill_registration_form } from "./registration_form";
+import { load_reservations, reserve } from "./reservations";
 import { approve_preauth_subscription } from "./roster_subscriptions";
 import type { ModInvites } from "./types/mod_invites";
 
@@ -29,7 +32,17 @@ if (prosody.process_type === "prosody") {
 	if (invite_only) {
 		module.depends("register_ibr");
 	}
+	// Usernames reserved by pending invites (XEP-0445 §5); a failure is logged and retried when needed.
+	pcall(load_reservations);
 }
+
+// A new invite reserves its username at once.
+module.hook("invite-created", (invite) => {
+	const [ok, err] = pcall(reserve, invite);
+	if (!ok) {
+		module.log("error", "Could not record the username reserved by a new invite: %s", err);
+	}
+});
 
 // Stream features: tell clients that are not signed in that registration
 // with an invite token is possible.
@@ -58,20 +71,34 @@ module.hook("stanza/iq/urn:xmpp:pars:0:preauth", (event) => {
 	return true;
 });
 
+// The registration form: pre-filled with the username an invite is bound to.
+// Before mod_register_ibr, which answers it.
+module.hook(
+	"stanza/iq/jabber:iq:register:query",
+	(event) => {
+		const [ok, err] = pcall(prefill_registration_form, event);
+		if (!ok) {
+			module.log("error", "Could not prepare the registration form: %s", err);
+		}
+	},
+	1,
+);
+
 // Registration attempt: allowed with a valid invite (or without, when not
-// invite-only). Runs after other modules' checks, so that an invite is not
-// claimed by a registration they refuse.
+// invite-only), and never for a name reserved for another invite. Runs
+// after other modules' checks, so that an invite is not claimed by a
+// registration they refuse.
 module.hook(
 	"user-registering",
 	(event) => {
-		if (presented_invite(event) === undefined) {
+		if (invite_only && presented_invite(event) === undefined) {
 			// Without an invite: refused in invite-only mode (unless another module already refused).
-			if (invite_only && event.allowed !== false) {
+			if (event.allowed !== false) {
 				refuse_with(event, UNINVITED);
 			}
 			return;
 		}
-		const [ok, err] = pcall(check_registration, invites, event);
+		const [ok, err] = pcall(check_registration, event);
 		if (!ok) {
 			module.log("error", "Could not check the registration of %s: %s", event.username, err);
 			refuse_with(event, { type: "wait", condition: "internal-server-error", text: "The invite could not be checked, please try again later" });

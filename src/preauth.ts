@@ -2,7 +2,12 @@
  * `<iq type='set'><preauth xmlns='urn:xmpp:pars:0' token='…'/></iq>`: a
  * client presents an invite token before In-Band Registration
  * (XEP-0401 0.3.0, XEP-0445). A valid invite is remembered on the session
- * as `validated_invite`, where user-registering finds it.
+ * as `validated_invite`, where user-registering finds it. This is the only
+ * place where an invite's expiry is checked for the session (XEP-0445 §4).
+ *
+ * A token that is unknown, used, deleted or expired is `item-not-found`
+ * (XEP-0445 §4): the current Conversations and Snikket apps take only that
+ * condition for "invalid invite".
  */
 import { release_other_claims } from "./invite_claims";
 import { get_account_invite, type InviteProblem } from "./invites";
@@ -17,9 +22,9 @@ function reply_invite_problem(origin: Session, stanza: Stanza, problem: InvitePr
 	if (problem === "internal-error") {
 		origin.send(st.error_reply(stanza, "wait", "internal-server-error", "The invite token could not be checked, please try again later"));
 	} else if (problem === "token-expired") {
-		origin.send(st.error_reply(stanza, "cancel", "forbidden", "The invite token has expired"));
+		origin.send(st.error_reply(stanza, "cancel", "item-not-found", "The invite token has expired"));
 	} else {
-		origin.send(st.error_reply(stanza, "cancel", "forbidden", "The invite token is invalid or has already been used"));
+		origin.send(st.error_reply(stanza, "cancel", "item-not-found", "The invite token is invalid or has already been used"));
 	}
 }
 

@@ -3,14 +3,16 @@
  * what user-registered and user-password-reset do with the invite.
  */
 import { claim_invite, consume_invite, was_used } from "./invite_claims";
-import { get_account_invite_record, type InviteProblem } from "./invites";
-import { jid, usermanager } from "./prosody_require";
+import type { InviteProblem } from "./invites";
+import { bound_username, read_account_invite } from "./invite_records";
+import { usermanager } from "./prosody_require";
+import { check_reservation, release_reservation } from "./reservations";
 import { apply_invite_roles } from "./roles";
 import { add_to_invite_groups } from "./groups";
 import { subscribe_both } from "./roster_subscriptions";
 import { redact } from "./tokens";
 import type { RegistrationError, UserRegisteredEvent, UserRegisteringEvent } from "./types/events";
-import type { InviteRecord, ModInvites, ValidInvite } from "./types/mod_invites";
+import type { ValidInvite } from "./types/mod_invites";
 import type { StanzaErrorCondition, StanzaErrorType } from "./types/stanza";
 
 /**
@@ -42,8 +44,6 @@ export const UNINVITED: Readonly<RegistrationError> & { readonly text: string } 
 function refuse_invite(event: UserRegisteringEvent, problem: InviteProblem): void {
 	if (problem === "internal-error") {
 		refuse(event, "wait", "internal-server-error", "The invite could not be checked, please try again later");
-	} else if (problem === "token-expired") {
-		refuse(event, "cancel", "forbidden", "The invite has expired");
 	} else {
 		refuse(event, "cancel", "forbidden", "The invite is invalid or has already been used");
 	}
@@ -54,49 +54,51 @@ export function presented_invite(event: { readonly validated_invite?: ValidInvit
 	return event.validated_invite ?? event.session?.validated_invite;
 }
 
-/** A username as mod_register_ibr compares it (nodeprep), or as given when it cannot be prepared. */
-function normalise_username(username: string, host: string): string {
-	return jid.node(jid.prep(`${username}@${host}`) ?? "") ?? username;
+/**
+ * Refuses a registration of a name reserved for an invitee; true when it
+ * did. XEP-0445 §5; `conflict` is what clients show as "username already
+ * in use".
+ */
+function refuse_if_reserved(event: UserRegisteringEvent): boolean {
+	const reservation = check_reservation(event.username);
+	if (reservation === "reserved") {
+		refuse(event, "cancel", "conflict", `The username '${event.username}' is reserved for an invited user`);
+		return true;
+	}
+	if (reservation === "unknown") {
+		refuse(event, "wait", "internal-server-error", "The username could not be checked, please try again later");
+		return true;
+	}
+	return false;
 }
 
 /**
- * The only username this invite may be used for: the account a reset invite
- * resets, or the username an account invite was made for (its JID has a node).
+ * user-registering, when the registration is allowed so far: with an
+ * invite, the invite must still exist (not used or deleted: its expiry was
+ * checked at <preauth/>, or by the web registration that passed it), must
+ * be for this username (or reset this account), and must not be in use by
+ * another registration; an invite made for no username may not take a
+ * name reserved for an invitee.
+ * Without invite (open registration), the name must not be reserved.
  */
-function bound_username(record: InviteRecord, host: string): string | undefined {
-	const reset_username = record.additional_data?.allow_reset;
-	if (reset_username !== undefined) {
-		return normalise_username(reset_username, host);
-	}
-	if (record.type !== "register") {
-		return undefined; // a contact invite's JID is the inviter's
-	}
-	const [node] = jid.split(record.jid);
-	return node !== undefined ? normalise_username(node, host) : undefined;
-}
-
-/**
- * user-registering with an invite: it must still be valid, must be for
- * this username (or reset this account), and must not be in use by another
- * registration.
- */
-export function check_registration(invites: ModInvites | undefined, event: UserRegisteringEvent): void {
+export function check_registration(event: UserRegisteringEvent): void {
 	if (event.allowed === false) {
 		return; // already refused by another module
 	}
+	const username = event.username;
 	const invite = presented_invite(event);
 	if (invite === undefined) {
+		refuse_if_reserved(event);
 		return;
 	}
 	const token = invite.token;
-	const username = event.username;
 	if (was_used(token)) {
 		refuse_invite(event, "token-invalid");
 		return;
 	}
 
-	// The invite may have been used, revoked or have expired since <preauth/>.
-	const [record, problem] = get_account_invite_record(invites, token);
+	// The invite may have been used or deleted since <preauth/>.
+	const [record, problem] = read_account_invite(token);
 	if (record === undefined) {
 		refuse_invite(event, problem);
 		return;
@@ -127,9 +129,11 @@ export function check_registration(invites: ModInvites | undefined, event: UserR
 		// mod_register_ibr would refuse too; refusing here keeps the invite unclaimed.
 		refuse(event, "cancel", "conflict", "The requested username already exists.");
 		return;
+	} else if (for_username === undefined && refuse_if_reserved(event)) {
+		return; // an invite made for this name may register it, whichever other invites reserve it too
 	}
 
-	// Nothing may yield from here to the claim: it is what makes the check above hold.
+	// Nothing may yield from here to the claim: it is what makes the checks above hold.
 	if (!record.reusable && !claim_invite(token, event.session, event)) {
 		refuse(event, "wait", "resource-constraint", "This invite is being used by another registration, please try again later");
 		return;
@@ -150,6 +154,7 @@ export function complete_registration(event: UserRegisteredEvent): void {
 	const username = event.username;
 	const host = module.host;
 	consume_invite(invite);
+	release_reservation(invite.token);
 
 	const inviter = invite.inviter;
 	if (inviter !== undefined) {

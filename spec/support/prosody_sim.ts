@@ -118,6 +118,22 @@ export class ProsodySim {
 		delete: (token: string): void => {
 			this.call(`sim:module("invites").delete_account_invite(...)`, token);
 		},
+		/**
+		 * An account invite for `username` written to storage by another
+		 * process (prosodyctl, another server sharing the database): no
+		 * invite-created event reaches this server.
+		 */
+		createElsewhere: (username: string, ttl = 3600): Invite =>
+			this.created(this.call(`
+				local username, ttl = ...;
+				local token = ("elsewhere%016d"):format(sim.random(1, 2147483646));
+				local invite = {
+					type = "register", jid = username .. "@" .. sim.host, token = token, allow_registration = true,
+					uri = "xmpp:" .. username .. "@" .. sim.host .. "?register;preauth=" .. token,
+					created_at = sim.now, expires = sim.now + ttl,
+				};
+				assert(sim.storage.open(sim.host, "invite_token", "map"):set(nil, token, invite));
+				return invite;`, username, ttl) as Invite),
 		/** Whether the invite can still be used for registration. */
 		isValid: (token: string): boolean => this.call(`return sim:module("invites").get(...) ~= nil`, token) as boolean,
 	};
@@ -171,12 +187,45 @@ export class ProsodySim {
 		return this.call("return sim:register(...)", session, username, password) as Element;
 	}
 
-	preauthIq(token: string | undefined, type = "set"): Element {
-		return this.call("return sim:preauth_iq(...)", token, type) as Element;
+	/** A <preauth/> IQ; `to`: the address it is sent to (the domain, as some clients do). */
+	preauthIq(token: string | undefined, type = "set", to?: string): Element {
+		return this.call("return sim:preauth_iq(...)", token, type, to) as Element;
 	}
 
 	registerIq(username: string, password = "secret"): Element {
 		return this.call("return sim:register_iq(...)", username, password) as Element;
+	}
+
+	/** The In-Band Registration form the session gets (`<iq type='get'><query xmlns='jabber:iq:register'/></iq>`). */
+	registrationForm(session: Session): Element {
+		return this.call(`
+			local session = ...;
+			local get = sim.st.iq({ type = "get", id = "form" }):tag("query", { xmlns = "jabber:iq:register" }):up();
+			return sim:send(session, get)[1];`, session) as Element;
+	}
+
+	/**
+	 * Registers as mod_invites_register_web does, without a session: the
+	 * token checked with mod_invites' get(), then user-registering with
+	 * `validated_invite` (no token: as a web registration form without invite).
+	 */
+	webRegister(token: string | undefined, username: string): { outcome: "registered" | "refused" | "invalid-invite"; reason?: string; error?: { type: string; condition: string; text?: string } } {
+		return this.call(`
+			local token, username = ...;
+			local events = sim.prosody.hosts[sim.host].events;
+			local invite;
+			if token then
+				invite = sim:module("invites").get(token);
+				if not invite then return { outcome = "invalid-invite" }; end
+			end
+			local registering = { username = username, host = sim.host, validated_invite = invite, allowed = true, ip = "127.0.0.1" };
+			events.fire_event("user-registering", registering);
+			if not registering.allowed then
+				return { outcome = "refused", reason = registering.reason, error = registering.error };
+			end
+			assert(sim:create_user(username));
+			events.fire_event("user-registered", { username = username, host = sim.host, validated_invite = invite, source = "mod_invites_register_web" });
+			return { outcome = "registered" };`, token, username) as { outcome: "registered" | "refused" | "invalid-invite"; reason?: string; error?: { type: string; condition: string; text?: string } };
 	}
 
 	/** A stanza from another server (s2s). */

@@ -1,6 +1,8 @@
 // <iq type='set'><preauth xmlns='urn:xmpp:pars:0' token='…'/></iq>: the
 // token is checked with mod_invites and a valid invite is remembered on
-// the session.
+// the session. A token that is not valid (unknown, used, deleted, expired)
+// is item-not-found (XEP-0445 §4): the only condition the current
+// Conversations takes for "invalid invite".
 import { prosodyVersions } from "../support/prosody_sources.js";
 import { simulators } from "../support/sim_fixture.js";
 import { stanzaError } from "../support/stanzas.js";
@@ -18,11 +20,24 @@ describe.each(prosodyVersions)("preauth IQ on Prosody %s", (version) => {
 		expect(sim.sessionField(client, "validated_invite")).toMatchObject({ token: invite.token, type: "register" });
 	});
 
+	test("addressed to the domain (as the current Conversations sends it), a token is handled the same", () => {
+		const sim = sims.create({ version });
+		const invite = sim.invites.createAccount();
+		const client = sim.connect();
+		const refused = sim.send(client, sim.preauthIq("ThisTokenWasNeverIssued0", "set", sim.host));
+		expect(refused).toHaveLength(1);
+		expect(stanzaError(refused[0])).toEqual({ type: "cancel", condition: "item-not-found", text: "The invite token is invalid or has already been used" });
+		const accepted = sim.send(client, sim.preauthIq(invite.token, "set", sim.host));
+		expect(accepted.map((r) => r.attrs.type)).toEqual(["result"]);
+		expect(sim.sessionField(client, "validated_invite")).toMatchObject({ token: invite.token });
+		expect(sim.register(client, "alice").attrs.type).toBe("result");
+	});
+
 	test("an unknown token is refused with a readable reason, and nothing is remembered", () => {
 		const sim = sims.create({ version });
 		const client = sim.connect();
 		const reply = sim.preauth(client, "ThisTokenWasNeverIssued0");
-		expect(stanzaError(reply)).toEqual({ type: "cancel", condition: "forbidden", text: "The invite token is invalid or has already been used" });
+		expect(stanzaError(reply)).toEqual({ type: "cancel", condition: "item-not-found", text: "The invite token is invalid or has already been used" });
 		expect(sim.sessionField(client, "validated_invite")).toBeUndefined();
 	});
 
@@ -31,7 +46,7 @@ describe.each(prosodyVersions)("preauth IQ on Prosody %s", (version) => {
 		const invite = sim.invites.createAccount(undefined, undefined, 60);
 		sim.advance(61);
 		const reply = sim.preauth(sim.connect(), invite.token);
-		expect(stanzaError(reply)).toEqual({ type: "cancel", condition: "forbidden", text: "The invite token has expired" });
+		expect(stanzaError(reply)).toEqual({ type: "cancel", condition: "item-not-found", text: "The invite token has expired" });
 	});
 
 	test("a used token is refused", () => {
@@ -40,14 +55,14 @@ describe.each(prosodyVersions)("preauth IQ on Prosody %s", (version) => {
 		const first = sim.connect();
 		sim.preauth(first, invite.token);
 		expect(sim.register(first, "alice").attrs.type).toBe("result");
-		expect(stanzaError(sim.preauth(sim.connect(), invite.token))?.condition).toBe("forbidden");
+		expect(stanzaError(sim.preauth(sim.connect(), invite.token))).toEqual({ type: "cancel", condition: "item-not-found", text: "The invite token is invalid or has already been used" });
 	});
 
 	test("a revoked token is refused", () => {
 		const sim = sims.create({ version });
 		const invite = sim.invites.createAccount();
 		sim.invites.delete(invite.token);
-		expect(stanzaError(sim.preauth(sim.connect(), invite.token))?.condition).toBe("forbidden");
+		expect(stanzaError(sim.preauth(sim.connect(), invite.token))).toEqual({ type: "cancel", condition: "item-not-found", text: "The invite token is invalid or has already been used" });
 	});
 
 	test.each([
@@ -67,10 +82,10 @@ describe.each(prosodyVersions)("preauth IQ on Prosody %s", (version) => {
 		["with a tab", "abc\tdef"],
 		["with spaces", "abc def"],
 		["of other characters", "tök€n<&>'\""],
-	])("a token %s is unknown to mod_invites: forbidden", (_what, token) => {
+	])("a token %s is unknown to mod_invites: item-not-found", (_what, token) => {
 		const sim = sims.create({ version });
 		const client = sim.connect();
-		expect(stanzaError(sim.send(client, sim.preauthIq(token))[0])).toMatchObject({ type: "cancel", condition: "forbidden" });
+		expect(stanzaError(sim.send(client, sim.preauthIq(token))[0])).toMatchObject({ type: "cancel", condition: "item-not-found" });
 		expect(sim.sessionField(client, "validated_invite")).toBeUndefined();
 	});
 

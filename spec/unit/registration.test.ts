@@ -1,6 +1,7 @@
 // user-registering: who may register with which invite. An invite is
-// re-checked when the account is about to be created, is bound to its
-// username, and a single-use invite never creates two accounts.
+// re-checked when the account is about to be created (used or deleted
+// since <preauth/>; its expiry only at <preauth/>, XEP-0445 §4), is bound
+// to its username, and a single-use invite never creates two accounts.
 import { prosodyVersions } from "../support/prosody_sources.js";
 import { simulators } from "../support/sim_fixture.js";
 import { stanzaError } from "../support/stanzas.js";
@@ -59,13 +60,14 @@ describe.each(prosodyVersions)("registration on Prosody %s", (version) => {
 	});
 
 	describe("an invite that is no longer valid at registration", () => {
-		test("expired since <preauth/>: refused, no account", () => {
+		test("revoked after expiring: refused, no account", () => {
 			const sim = sims.create({ version });
 			const invite = sim.invites.createAccount(undefined, undefined, 60);
 			const client = sim.connect();
 			sim.preauth(client, invite.token);
 			sim.advance(61);
-			expect(stanzaError(sim.register(client, "alice"))).toEqual({ type: "cancel", condition: "forbidden", text: "The invite has expired" });
+			sim.invites.delete(invite.token);
+			expect(stanzaError(sim.register(client, "alice"))).toEqual({ type: "cancel", condition: "forbidden", text: "The invite is invalid or has already been used" });
 			expect(sim.userExists("alice")).toBe(false);
 		});
 
@@ -98,6 +100,60 @@ describe.each(prosodyVersions)("registration on Prosody %s", (version) => {
 			expect(sim.userExists("alice")).toBe(false);
 			sim.storage.fail("invite_token", undefined);
 			expect(sim.invites.isValid(invite.token)).toBe(true);
+		});
+	});
+
+	// XEP-0445 §4: expiry "MUST only be checked" at <preauth/>; later actions
+	// of the session "MUST NOT be rejected due to token expiry".
+	describe("an invite that expires between <preauth/> and the registration form", () => {
+		test("still registers the session that presented it, bound to its username, and is used", () => {
+			const sim = sims.create({ version });
+			const invite = sim.invites.createAccount("alice", { groups: ["crew"], roles: ["prosody:admin"] }, 60);
+			const client = sim.connect();
+			expect(sim.preauth(client, invite.token).attrs.type).toBe("result");
+			sim.advance(61);
+			expect(stanzaError(sim.register(client, "mallory"))).toEqual({ type: "modify", condition: "not-acceptable", text: "This invite is only valid for the username 'alice'" });
+			expect(sim.register(client, "alice").attrs.type).toBe("result");
+			expect(sim.stored("groups", "crew")).toEqual({ alice: true });
+			expect(sim.rolesOf("alice")).toEqual(version === "0.12" ? { set: ["prosody:admin"] } : { primary: "prosody:admin", secondary: [] });
+			expect(sim.stored("invite_token")).toBeUndefined(); // used: deleted from the store
+			expect(sim.preauth(sim.connect(), invite.token).attrs.type).toBe("error");
+		});
+
+		test("a contact invite still subscribes the new user and the inviter", () => {
+			const sim = sims.create({ version });
+			sim.createUser("carol");
+			const invite = sim.invites.createContact("carol", true, undefined, 60);
+			const client = sim.connect();
+			sim.preauth(client, invite.token);
+			sim.advance(61);
+			expect(sim.register(client, "dave").attrs.type).toBe("result");
+			expect(sim.rosterItem("carol", "dave@example.com")).toMatchObject({ subscription: "both" });
+			expect(sim.rosterItem("dave", "carol@example.com")).toMatchObject({ subscription: "both" });
+		});
+
+		test("a reset invite still resets only its own account", () => {
+			const sim = sims.create({ version, modules: ["presence", "register_ibr", "invites_register"] });
+			sim.createUser("alice", "old");
+			const invite = sim.invites.createReset("alice", 60);
+			const client = sim.connect();
+			sim.preauth(client, invite.token);
+			sim.advance(61);
+			expect(sim.register(client, "bob").attrs.type).toBe("error");
+			expect(sim.register(client, "alice", "new").attrs.type).toBe("result");
+			expect(sim.testPassword("alice", "new")).toBe(true);
+			expect(sim.userExists("bob")).toBe(false);
+		});
+
+		test("a new session with the expired token is refused at <preauth/>", () => {
+			const sim = sims.create({ version });
+			const invite = sim.invites.createAccount(undefined, undefined, 60);
+			sim.preauth(sim.connect(), invite.token);
+			sim.advance(61);
+			const late = sim.connect();
+			expect(sim.preauth(late, invite.token).attrs.type).toBe("error");
+			expect(stanzaError(sim.register(late, "alice"))?.condition).toBe("forbidden");
+			expect(sim.userExists("alice")).toBe(false);
 		});
 	});
 

@@ -427,8 +427,8 @@ local function id()
 	return "sim" .. next_id;
 end
 
-function Sim:preauth_iq(token, iq_type)
-	return self.st.iq({ type = iq_type or "set", id = id() }):tag("preauth", { xmlns = "urn:xmpp:pars:0", token = token }):up();
+function Sim:preauth_iq(token, iq_type, to)
+	return self.st.iq({ type = iq_type or "set", id = id(), to = to }):tag("preauth", { xmlns = "urn:xmpp:pars:0", token = token }):up();
 end
 
 function Sim:register_iq(username, password)

@@ -1,0 +1,78 @@
+/**
+ * Account invites as mod_invites stores them: the host-wide map store
+ * "invite_token" (token → record), the same in 0.12 and 13. Read directly
+ * for what mod_invites' API does not tell:
+ *  - whether an invite that expired after <preauth/> still exists (not
+ *    used, not deleted): XEP-0445 §4 checks expiry at <preauth/> only, and
+ *    `get_account_invite_info` answers nothing for an expired invite;
+ *  - all pending invites, with a failing store told apart from an empty
+ *    one (`pending_account_invites` reads a failure as "no invites").
+ * Every read is protected: a failure is logged and returned, never raised.
+ */
+import { jid } from "./prosody_require";
+import { redact } from "./tokens";
+import type { InviteRecord } from "./types/mod_invites";
+import type { KeyvalStore, MapStore } from "./types/storage";
+
+export type RecordProblem = "token-invalid" | "internal-error";
+
+// Opened on first use: prosodyctl loads the module without storage.
+let by_token: MapStore<InviteRecord> | undefined;
+let all_records: KeyvalStore<LuaTable<string, InviteRecord>> | undefined;
+
+function read_one(token: string): LuaMultiReturn<[InviteRecord | undefined, string?]> {
+	by_token ??= module.open_store<InviteRecord>("invite_token", "map");
+	return by_token.get(undefined, token);
+}
+
+function read_all(): LuaMultiReturn<[LuaTable<string, InviteRecord> | undefined, string?]> {
+	all_records ??= module.open_store<LuaTable<string, InviteRecord>>("invite_token");
+	return all_records.get(undefined);
+}
+
+/**
+ * The stored record of an account invite, expired or not: "token-invalid"
+ * when it is gone (used or deleted), "internal-error" when storage failed.
+ */
+export function read_account_invite(token: string): LuaMultiReturn<[InviteRecord] | [undefined, RecordProblem]> {
+	const [ok, record, err] = protected_call(read_one, token);
+	if (!ok || (record === undefined && err !== undefined)) {
+		module.log("error", "Could not read invite %s from storage: %s", redact(token), ok ? err : record);
+		return $multi(undefined, "internal-error");
+	}
+	if (record === undefined || type(record) !== "table") {
+		return $multi(undefined, "token-invalid");
+	}
+	return $multi(record);
+}
+
+/** Every stored account invite (expired ones included), or nil when storage failed (logged). */
+export function read_all_account_invites(): LuaTable<string, InviteRecord> | undefined {
+	const [ok, records, err] = protected_call(read_all);
+	if (!ok || (records === undefined && err !== undefined)) {
+		module.log("error", "Could not read the pending invites from storage: %s", ok ? err : records);
+		return undefined;
+	}
+	return records ?? new LuaTable();
+}
+
+/** A username as mod_register_ibr compares it (nodeprep), or as given when it cannot be prepared. */
+export function normalise_username(username: string, host: string): string {
+	return jid.node(jid.prep(`${username}@${host}`) ?? "") ?? username;
+}
+
+/**
+ * The only username this invite may be used for: the account a reset invite
+ * resets, or the username an account invite was made for (its JID has a node).
+ */
+export function bound_username(record: InviteRecord, host: string): string | undefined {
+	const reset_username = record.additional_data?.allow_reset;
+	if (reset_username !== undefined) {
+		return normalise_username(reset_username, host);
+	}
+	if (record.type !== "register") {
+		return undefined; // a contact invite's JID is the inviter's
+	}
+	const [node] = jid.split(record.jid);
+	return node !== undefined ? normalise_username(node, host) : undefined;
+}

@@ -1,0 +1,137 @@
+/**
+ * Usernames reserved for invitees (XEP-0445 §5): while an account invite
+ * made for a username is pending (not used, not expired, not deleted), only
+ * that invite may register the name.
+ *
+ * Registration must not read every pending invite, so the reservations are
+ * kept in memory: read from storage when the module loads, and again when
+ * they are older than `invite_reservation_refresh` seconds at the next
+ * registration (that is how invites written by another process, such as
+ * prosodyctl, are seen); kept current by mod_invites' invite-created event
+ * and by the invites registrations use. A reservation found is confirmed
+ * against storage before a registration is refused, so a deleted invite
+ * frees its name. A store that cannot be read reserves every name (the
+ * registration is refused as a temporary failure), never none.
+ */
+import { bound_username, read_account_invite, read_all_account_invites } from "./invite_records";
+import { redact } from "./tokens";
+import type { InviteRecord } from "./types/mod_invites";
+
+const refresh_interval = module.get_option_number("invite_reservation_refresh", 60) ?? 60;
+
+/** username → token → expiry, for the pending account invites bound to a username. */
+let by_username = new LuaTable<string, LuaTable<string, number>>();
+/** token → username: the same reservations, by token. */
+let by_token = new LuaTable<string, string>();
+/** When the reservations were last read from storage; nil until a read succeeds. */
+let read_at: number | undefined;
+
+/** The username a pending account invite reserves, or nil (open invites, resets, contact invites). */
+function reserved_username(record: InviteRecord, host: string): string | undefined {
+	if (record.type !== "register" || record.additional_data?.allow_reset !== undefined) {
+		return undefined; // a reset invite's account exists already
+	}
+	return bound_username(record, host);
+}
+
+function add(username: string, token: string, expires: number): void {
+	let tokens = by_username.get(username);
+	if (tokens === undefined) {
+		tokens = new LuaTable();
+		by_username.set(username, tokens);
+	}
+	tokens.set(token, expires);
+	by_token.set(token, username);
+}
+
+/** Reads every pending account invite from storage. False (logged) when storage failed. */
+export function load_reservations(): boolean {
+	const records = read_all_account_invites();
+	if (records === undefined) {
+		read_at = undefined;
+		return false;
+	}
+	by_username = new LuaTable();
+	by_token = new LuaTable();
+	const now = os.time();
+	for (const [token, record] of records) {
+		if (type(record) === "table" && type(record.expires) === "number" && record.expires > now) {
+			const username = reserved_username(record, module.host);
+			if (username !== undefined) {
+				add(username, token, record.expires);
+			}
+		}
+	}
+	read_at = now;
+	return true;
+}
+
+/** invite-created: an invite made in this server reserves its username at once. */
+export function reserve(record: InviteRecord): void {
+	const username = reserved_username(record, module.host);
+	if (username !== undefined && type(record.token) === "string" && type(record.expires) === "number") {
+		add(username, record.token, record.expires);
+	}
+}
+
+/** The invite was used: its name is no longer reserved by it. */
+export function release_reservation(token: string): void {
+	const username = by_token.get(token);
+	if (username === undefined) {
+		return;
+	}
+	by_token.delete(token);
+	const tokens = by_username.get(username);
+	if (tokens !== undefined) {
+		tokens.delete(token);
+		if (next(tokens)[0] === undefined) {
+			by_username.delete(username);
+		}
+	}
+}
+
+/** Re-reads the reservations once they are older than the refresh interval. False when storage failed. */
+function fresh(): boolean {
+	if (read_at !== undefined && os.time() - read_at < refresh_interval) {
+		return true;
+	}
+	return load_reservations();
+}
+
+/** The username `token`'s invite reserves, as far as the reservations know (for pre-filled forms). */
+export function reserved_by_token(token: string): string | undefined {
+	fresh();
+	return by_token.get(token);
+}
+
+export type Reservation = "free" | "reserved" | "unknown";
+
+/**
+ * Whether a pending invite was made for `username` ("reserved"), so that
+ * no other registration may take it; "unknown" when storage could not tell.
+ */
+export function check_reservation(username: string): Reservation {
+	if (!fresh()) {
+		return "unknown";
+	}
+	const tokens = by_username.get(username);
+	if (tokens === undefined) {
+		return "free";
+	}
+	const now = os.time();
+	for (const [token, expires] of tokens) {
+		if (expires > now) {
+			// Confirmed against storage: the invite may have been deleted or used meanwhile.
+			const [record, problem] = read_account_invite(token);
+			if (record !== undefined && record.expires > now) {
+				module.log("debug", "Username %s is reserved by invite %s", username, redact(token));
+				return "reserved";
+			}
+			if (problem === "internal-error") {
+				return "unknown";
+			}
+		}
+		release_reservation(token);
+	}
+	return "free";
+}
