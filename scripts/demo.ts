@@ -5,7 +5,7 @@
  *
  *   npm start                  # port 5222 when free, else any free port
  *   npm start -- --port 15222  # (0: any free port)
- *   npm start -- --version 13  # Prosody 13.0.1 instead
+ *   npm start -- --version 13  # Prosody 13 (bookworm-backports) instead
  */
 import net from "node:net";
 import path from "node:path";

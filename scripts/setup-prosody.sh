@@ -2,23 +2,27 @@
 # Makes a Debian bookworm machine ready for the tests; safe to run again.
 #  - Debian packages: Prosody 0.12.3 (its Lua source is what the unit tests
 #    run), the Lua interpreters the module must load on, luacheck, busted,
-#    and LuaDBI's SQLite driver for SQL storage.
-#  - Prosody 13.0.1 from bookworm-backports, which cannot be installed beside
-#    0.12: its .deb is fetched with apt (own sources list and lists folder)
-#    and unpacked into .cache/prosody-13.0.1, with copies of its launchers
-#    (bin/prosody, bin/prosodyctl) pointing into that folder.
+#    and LuaDBI's SQLite driver for SQL storage. Installed as root, or with
+#    sudo; without either, setup stops and names the packages to install.
+#  - From bookworm-backports, fetched with apt-get download (own sources
+#    list and lists folder, nothing installed) and unpacked with dpkg -x,
+#    each only when its folder is missing:
+#    - Prosody 13 (whatever 13.x backports has), which cannot be installed
+#      beside 0.12, into .cache/prosody-13, with copies of its launchers
+#      (bin/prosody, bin/prosodyctl) pointing into that folder;
+#    - prosody-modules, the community modules (mod_invites_page,
+#      mod_invites_register_web, …) the web registration tests load, into
+#      .cache/prosody-modules (modules in usr/lib/prosody/modules/).
 #  - A self-signed certificate for "localhost" (.cache/tls), which the test
 #    servers use and the test clients trust (NODE_EXTRA_CA_CERTS).
 set -eu
 cd "$(dirname "$0")/.."
 
 PACKAGES="prosody openssl lua5.1 lua5.2 lua5.3 lua5.4 luajit lua-check lua-busted lua-dbi-sqlite3"
-P13_VERSION="13.0.1-1~bpo12+1"
-P13_DIR=".cache/prosody-13.0.1"
-
-as_root() {
-	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
-}
+BACKPORTS="bookworm-backports"
+P13_DIR=".cache/prosody-13"
+MODULES_DIR=".cache/prosody-modules"
+APT_DIR="$(pwd)/.cache/apt-backports"
 
 missing=""
 for package in $PACKAGES; do
@@ -27,26 +31,66 @@ for package in $PACKAGES; do
 	fi
 done
 if [ -n "$missing" ]; then
+	if [ "$(id -u)" -eq 0 ]; then
+		as_root=""
+	elif command -v sudo >/dev/null 2>&1; then
+		as_root="sudo"
+	else
+		echo "setup: not root and no sudo: as root, run: apt-get install$missing" >&2
+		exit 1
+	fi
 	echo "setup: installing Debian packages:$missing"
-	as_root apt-get update -qq
+	$as_root apt-get update -qq
 	# shellcheck disable=SC2086
-	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+	$as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 fi
 
+# apt-get on bookworm-backports alone, with its own state: never the
+# system's sources, lists, package cache or lock.
+backports_apt() {
+	apt-get -o "Dir::Etc::SourceList=$APT_DIR/sources.list" -o Dir::Etc::SourceParts=/dev/null \
+		-o "Dir::State::Lists=$APT_DIR/lists" -o "Dir::Cache::Archives=$APT_DIR/archives" \
+		-o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= \
+		-o APT::Sandbox::User=root -o Debug::NoLocking=1 "$@"
+}
+lists_updated=""
+
+# unpack_backport PACKAGE DIR: the package's current bookworm-backports
+# version, unpacked into DIR (replaced whole, only once fully unpacked);
+# its version goes to DIR/.deb-version.
+unpack_backport() {
+	if [ -z "$lists_updated" ]; then
+		mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/archives/partial"
+		echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $BACKPORTS main" > "$APT_DIR/sources.list"
+		backports_apt update -qq
+		lists_updated=1
+	fi
+	download="$APT_DIR/download"
+	rm -rf "$download" "$2.partial"
+	mkdir -p "$download" "$2.partial"
+	(cd "$download" && backports_apt download -qq "$1/$BACKPORTS")
+	set -- "$1" "$2" "$download"/*.deb
+	if [ $# -ne 3 ] || [ ! -f "$3" ]; then
+		echo "setup: apt-get download $1/$BACKPORTS gave no single .deb in $download" >&2
+		exit 1
+	fi
+	dpkg -x "$3" "$2.partial"
+	dpkg-deb -f "$3" Version > "$2.partial/.deb-version"
+	rm -rf "$2"
+	mv "$2.partial" "$2"
+	rm -rf "$download"
+	echo "setup: unpacked $1 $(cat "$2/.deb-version") from $BACKPORTS into $2"
+}
+
 if [ ! -f "$P13_DIR/usr/lib/prosody/prosody.version" ]; then
-	echo "setup: fetching Prosody $P13_VERSION from bookworm-backports into $P13_DIR"
-	apt_dir="$(pwd)/.cache/apt-backports"
-	mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial"
-	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-backports main" > "$apt_dir/sources.list"
-	set -- -o "Dir::Etc::SourceList=$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null \
-		-o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache::Archives=$apt_dir/archives" \
-		-o APT::Sandbox::User=root -o Debug::NoLocking=1
-	apt-get "$@" update -qq
-	deb="prosody_$(echo "$P13_VERSION" | sed 's/:/%3a/')_$(dpkg --print-architecture).deb"
-	(cd "$apt_dir" && apt-get "$@" download -qq "prosody=$P13_VERSION")
-	rm -rf "$P13_DIR"
-	mkdir -p "$P13_DIR"
-	dpkg -x "$apt_dir/$deb" "$P13_DIR"
+	unpack_backport prosody "$P13_DIR"
+	case "$(cat "$P13_DIR/usr/lib/prosody/prosody.version")" in
+	13.*) ;;
+	*)
+		echo "setup: $BACKPORTS has Prosody $(cat "$P13_DIR/usr/lib/prosody/prosody.version"), not 13.x" >&2
+		exit 1
+		;;
+	esac
 fi
 if [ ! -x "$P13_DIR/bin/prosodyctl" ]; then
 	mkdir -p "$P13_DIR/bin"
@@ -54,10 +98,19 @@ if [ ! -x "$P13_DIR/bin/prosodyctl" ]; then
 	for launcher in prosody prosodyctl; do
 		sed -e "s|^CFG_SOURCEDIR=.*|CFG_SOURCEDIR='$root';|" \
 			-e "s|^CFG_PLUGINDIR=.*|CFG_PLUGINDIR='$root/modules/';|" \
-			"$P13_DIR/usr/bin/$launcher" > "$P13_DIR/bin/$launcher"
-		chmod +x "$P13_DIR/bin/$launcher"
+			"$P13_DIR/usr/bin/$launcher" > "$P13_DIR/bin/$launcher.partial"
+		chmod +x "$P13_DIR/bin/$launcher.partial"
+		mv "$P13_DIR/bin/$launcher.partial" "$P13_DIR/bin/$launcher"
 	done
 fi
+
+community="$MODULES_DIR/usr/lib/prosody/modules"
+for module in invites_page invites_register_web register_apps password_policy; do
+	if [ ! -f "$community/mod_$module/mod_$module.lua" ]; then
+		unpack_backport prosody-modules "$MODULES_DIR"
+		break
+	fi
+done
 
 if [ ! -f .cache/tls/localhost.crt ]; then
 	mkdir -p .cache/tls
@@ -66,4 +119,4 @@ if [ ! -f .cache/tls/localhost.crt ]; then
 		-keyout .cache/tls/localhost.key -out .cache/tls/localhost.crt 2>/dev/null
 fi
 
-echo "setup: Prosody $(cat /usr/lib/prosody/prosody.version) and $(cat "$P13_DIR/usr/lib/prosody/prosody.version") ready"
+echo "setup: Prosody $(cat /usr/lib/prosody/prosody.version) and $(cat "$P13_DIR/usr/lib/prosody/prosody.version") ready, community modules $(cat "$MODULES_DIR/.deb-version")"

@@ -10,9 +10,16 @@
  *   ...
  *   await server.stop();
  *
- * Prosody 0.12.3 is Debian's package (/usr/bin/prosody); 13.0.1 runs from
- * .cache/prosody-13.0.1 (scripts/setup-prosody.sh). State is created and
+ * Prosody 0.12.3 is Debian's package (/usr/bin/prosody); 13 runs from
+ * .cache/prosody-13 (scripts/setup-prosody.sh). State is created and
  * checked through `prosodyctl shell`, whose ">" runs Lua in the server.
+ *
+ * `web: true` adds web registration: mod_http on a second free loopback
+ * port (http only) and the community modules mod_invites_page,
+ * mod_invites_register_web, mod_register_apps and mod_password_policy
+ * (Debian's prosody-modules, .cache/prosody-modules), loaded through
+ * plugin_paths after dist-lua/. `server.httpUrl` is where they answer
+ * (see web_registration.ts).
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
@@ -20,7 +27,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { builtModuleDir, prosodySource, repoRoot, type ProsodyVersion } from "./prosody_sources.js";
+import { builtModuleDir, communityModulesDir, prosodySource, repoRoot, type ProsodyVersion } from "./prosody_sources.js";
 
 const execFileAsync = promisify(execFile);
 
@@ -44,7 +51,17 @@ export interface ServerOptions {
 	port?: number;
 	/** Where data and logs go (default: a new temporary folder, removed on stop). */
 	dataDir?: string;
+	/**
+	 * Web registration (mod_invites_register_web and what it needs) over
+	 * http on another free loopback port. mod_password_policy then also
+	 * checks In-Band Registration passwords: at least 8 characters, not
+	 * containing the username.
+	 */
+	web?: boolean;
 }
+
+/** The community modules `web: true` loads on the VirtualHost. */
+export const webModules = ["http", "invites_page", "invites_register_web", "register_apps", "password_policy"];
 
 export const DOMAIN = "localhost";
 const TLS_DIR = path.join(repoRoot, ".cache/tls");
@@ -96,6 +113,8 @@ export class ProsodyServer {
 	private constructor(
 		readonly options: Required<Omit<ServerOptions, "config" | "port" | "dataDir">>,
 		readonly port: number,
+		/** The http port (web: true), else undefined. */
+		readonly httpPort: number | undefined,
 		readonly dataDir: string,
 		readonly configFile: string,
 		private readonly process: ChildProcess,
@@ -106,6 +125,12 @@ export class ProsodyServer {
 
 	get domain(): string {
 		return DOMAIN;
+	}
+
+	/** Base URL of the web modules (web: true), e.g. http://127.0.0.1:41234 — /register, /invites_page. */
+	get httpUrl(): string {
+		if (this.httpPort === undefined) throw new Error("this server was started without web: true");
+		return `http://127.0.0.1:${this.httpPort}`;
 	}
 
 	/**
@@ -128,13 +153,19 @@ export class ProsodyServer {
 		const version = options.version;
 		const storage = options.storage ?? "internal";
 		const module = options.module ?? "built";
+		const web = options.web ?? false;
 		prosodySource(version); // fails with a clear message when setup has not run
 		if (!existsSync(path.join(TLS_DIR, "localhost.crt"))) throw new Error("No test certificate: run scripts/setup-prosody.sh");
+		if (web && !existsSync(path.join(communityModulesDir, "mod_invites_register_web/mod_invites_register_web.lua"))) {
+			throw new Error(`No community modules in ${communityModulesDir}: run scripts/setup-prosody.sh`);
+		}
 		const port = options.port ?? (await freePort());
+		let httpPort = web ? await freePort() : undefined;
+		while (httpPort === port) httpPort = await freePort();
 		const ownsDataDir = options.dataDir === undefined;
 		const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), `prosody-${version}-${storage}-`));
 		const configFile = path.join(dataDir, "prosody.cfg.lua");
-		writeFileSync(configFile, ProsodyServer.config({ ...options, storage, module }, port, dataDir));
+		writeFileSync(configFile, ProsodyServer.config({ ...options, storage, module }, port, httpPort, dataDir));
 		const child = spawn(launchers(version).prosody, ["-F", "--config", configFile], {
 			cwd: dataDir,
 			stdio: ["ignore", "pipe", "pipe"],
@@ -144,9 +175,9 @@ export class ProsodyServer {
 		child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
 		child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
 		child.once("exit", () => running.delete(child));
-		const server = new ProsodyServer({ version, storage, module }, port, dataDir, configFile, child, ownsDataDir);
+		const server = new ProsodyServer({ version, storage, module, web }, port, httpPort, dataDir, configFile, child, ownsDataDir);
 		const deadline = Date.now() + 20_000;
-		while (!(await acceptsConnections(port))) {
+		while (!(await acceptsConnections(port)) || (httpPort !== undefined && !(await acceptsConnections(httpPort)))) {
 			if (child.exitCode !== null || Date.now() > deadline) {
 				await server.stop();
 				throw new Error(`Prosody ${version} did not start on port ${port}:\n${output}`);
@@ -156,25 +187,36 @@ export class ProsodyServer {
 		return server;
 	}
 
-	private static config(options: ServerOptions & { storage: Storage; module: "built" | "stock" }, port: number, dataDir: string): string {
+	private static config(options: ServerOptions & { storage: Storage; module: "built" | "stock" }, port: number, httpPort: number | undefined, dataDir: string): string {
 		const storage =
 			options.storage === "sqlite"
 				? `storage = "sql"\nsql = { driver = "SQLite3", database = ${luaLiteral(path.join(dataDir, "prosody.sqlite"))} }`
 				: `storage = "internal"`;
 		const host: { [option: string]: LuaLiteral } = { ...options.config };
+		const pluginPaths = options.module === "built" ? [builtModuleDir] : [];
+		if (httpPort !== undefined) {
+			pluginPaths.push(communityModulesDir);
+			const extra = host.modules_enabled;
+			host.modules_enabled = [...webModules, ...(Array.isArray(extra) ? extra : [])];
+			host.site_name ??= "Prosody e2e";
+		}
+		const http =
+			httpPort === undefined
+				? ["http_ports = { }"]
+				: [`http_ports = { ${httpPort} }`, `http_interfaces = { "127.0.0.1" }`, `http_default_host = ${luaLiteral(DOMAIN)}`];
 		return [
 			"-- Generated by spec/support/prosody_server.ts",
 			`data_path = ${luaLiteral(dataDir)}`,
 			`pidfile = ${luaLiteral(path.join(dataDir, "prosody.pid"))}`,
 			`admin_socket = ${luaLiteral(path.join(dataDir, "admin.sock"))}`,
-			`plugin_paths = ${luaLiteral(options.module === "built" ? [builtModuleDir] : [])}`,
+			`plugin_paths = ${luaLiteral(pluginPaths)}`,
 			`interfaces = { "127.0.0.1" }`,
 			`local_interfaces = { "127.0.0.1" }`,
 			`c2s_ports = { ${port} }`,
 			"c2s_direct_tls_ports = { }",
 			"legacy_ssl_ports = { }",
 			"s2s_ports = { }",
-			"http_ports = { }",
+			...http,
 			"https_ports = { }",
 			"run_as_root = true",
 			`certificates = ${luaLiteral(TLS_DIR)}`,
@@ -219,9 +261,10 @@ export class ProsodyServer {
 		return this.lua(`(function () local i = assert(host.modules.invites.create_account_reset(${luaLiteral(username)})); return { token = i.token, uri = i.uri } end)()`);
 	}
 
-	async createContactInvite(username: string, allowRegistration: boolean): Promise<{ token: string; uri: string }> {
+	/** A contact invite from `username` (with registration when allowRegistration: ibr=y), expiring after ttl seconds. */
+	async createContactInvite(username: string, allowRegistration: boolean, ttl?: number): Promise<{ token: string; uri: string }> {
 		return this.lua(
-			`(function () local i = assert(host.modules.invites.create_contact(${luaLiteral(username)}, ${allowRegistration})); return { token = i.token, uri = i.uri } end)()`,
+			`(function () local i = assert(host.modules.invites.create_contact(${luaLiteral(username)}, ${allowRegistration}, nil, ${ttl ?? "nil"})); return { token = i.token, uri = i.uri } end)()`,
 		);
 	}
 
@@ -237,6 +280,11 @@ export class ProsodyServer {
 
 	async userExists(username: string): Promise<boolean> {
 		return this.lua(`require "core.usermanager".user_exists(${luaLiteral(username)}, ${luaLiteral(DOMAIN)}) and true or false`);
+	}
+
+	/** Revokes an invite (mod_invites.delete_account_invite). */
+	async deleteInvite(token: string): Promise<void> {
+		await this.lua(`host.modules.invites.delete_account_invite(${luaLiteral(token)})`);
 	}
 
 	async inviteIsValid(token: string): Promise<boolean> {
