@@ -30,15 +30,20 @@ ____modules = {
 local ____exports = {}
 --- mod_invites makes 24-character tokens (util.id.medium); 128 leaves room for other generators.
 local MAX_TOKEN_LENGTH = 128
---- Why a token cannot be one mod_invites made, or nil when it might be: any
--- other bad token (spaces…) is simply unknown to mod_invites. (XML cannot
--- carry control characters.)
+--- Why a token cannot be one mod_invites made, or nil when it might be.
+-- "missing" and "malformed" (absurdly long) are the client's mistakes;
+-- "unknown" is a token no mod_invites makes (they are util.id's base64url
+-- characters in every version), known to be invalid without asking
+-- storage. (XML cannot carry control characters.)
 function ____exports.check_token(token)
 	if token == nil or token == "" then
 		return "missing"
 	end
 	if #token > MAX_TOKEN_LENGTH then
 		return "malformed"
+	end
+	if (string.find(token, "[^%w_%-]")) ~= nil then
+		return "unknown"
 	end
 	return nil
 end
@@ -281,6 +286,84 @@ ____exports.rostermanager = ____exports.prosody_require("core.rostermanager")
 ____exports.usermanager = ____exports.prosody_require("core.usermanager")
 return ____exports
  end,
+["token_limits"] = function(...)
+local ____exports = {}
+local ____prosody_require = require("prosody_require")
+local prosody_require = ____prosody_require.prosody_require
+local throttle = prosody_require("util.throttle")
+local cache = prosody_require("util.cache")
+--- A positive number option, or its default.
+local function positive_option(name, default_value)
+	local value = module:get_option_number(name, default_value)
+	return value ~= nil and value > 0 and value or default_value
+end
+local session_failures = positive_option("invite_token_session_failures", 5)
+local address_failures = positive_option("invite_token_address_failures", 10)
+local domain_failures = positive_option("invite_token_domain_failures", 50)
+local period = positive_option("invite_token_failure_period", 60)
+local TRACKED = 10000
+local by_ip = cache.new(TRACKED)
+local by_sender = cache.new(TRACKED)
+local by_domain = cache.new(TRACKED)
+--- Whether `key` may have a token checked; logs at info once when its budget has run out.
+local function has_budget(budgets, key, what)
+	local budget = budgets:get(key)
+	if budget == nil or budget.bucket:peek(1) then
+		if budget ~= nil then
+			budget.logged = false
+		end
+		return true
+	end
+	if not budget.logged then
+		budget.logged = true
+		module:log("info", "Too many invalid invite tokens from %s %s: not checking more for a while", what, key)
+	end
+	return false
+end
+local function spend(budgets, key, max)
+	local budget = budgets:get(key)
+	if budget == nil then
+		budget = {
+			bucket = throttle.create(max, period),
+			logged = false
+		}
+		budgets:set(key, budget)
+	end
+	budget.bucket:poll(1)
+end
+--- Before a <preauth/> token is looked up: "check" it, "refuse" it unchecked, or also "close" the session.
+function ____exports.preauth_limit(session)
+	local failed = session.invites_register_failed_tokens or 0
+	local ip = session.ip
+	if failed < session_failures and (ip == nil or has_budget(by_ip, ip, "address")) then
+		return "check"
+	end
+	session.invites_register_failed_tokens = failed + 1
+	if failed == session_failures then
+		module:log("info", "Session %s presented %d invalid invite tokens: not checking more", session.id, failed)
+	end
+	return failed + 1 >= 2 * session_failures and "close" or "refuse"
+end
+--- A <preauth/> token was invalid: it counts against the session and its address.
+function ____exports.preauth_failed(session)
+	session.invites_register_failed_tokens = (session.invites_register_failed_tokens or 0) + 1
+	if session.ip ~= nil then
+		spend(by_ip, session.ip, address_failures)
+	end
+end
+--- Whether a XEP-0379 token from `sender` (a bare JID; `domain` when it came from a remote server) may be checked.
+function ____exports.subscription_may_check(sender, domain)
+	return has_budget(by_sender, sender, "sender") and (domain == nil or has_budget(by_domain, domain, "server"))
+end
+--- A XEP-0379 token was invalid: it counts against its sender and remote domain.
+function ____exports.subscription_failed(sender, domain)
+	spend(by_sender, sender, address_failures)
+	if domain ~= nil then
+		spend(by_domain, domain, domain_failures)
+	end
+end
+return ____exports
+ end,
 ["preauth"] = function(...)
 local ____exports = {}
 local ____invite_claims = require("invite_claims")
@@ -292,6 +375,9 @@ local st = ____prosody_require.st
 local ____tokens = require("tokens")
 local check_token = ____tokens.check_token
 local redact = ____tokens.redact
+local ____token_limits = require("token_limits")
+local preauth_failed = ____token_limits.preauth_failed
+local preauth_limit = ____token_limits.preauth_limit
 local function reply_invite_problem(origin, stanza, problem)
 	if problem == "internal-error" then
 		origin.send(st.error_reply(stanza, "wait", "internal-server-error", "The invite token could not be checked, please try again later"))
@@ -307,11 +393,7 @@ function ____exports.handle_preauth_iq(invites, event)
 	local origin = ____event_0.origin
 	local stanza = ____event_0.stanza
 	local iq_type = stanza.attr.type
-	if iq_type == "result" or iq_type == "error" then
-		return true
-	end
-	if iq_type ~= "set" then
-		origin.send(st.error_reply(stanza, "modify", "bad-request", "An invite token is submitted with an IQ of type 'set'"))
+	if iq_type ~= "set" and iq_type ~= "get" then
 		return true
 	end
 	local token = stanza.tags[1].attr.token
@@ -324,8 +406,23 @@ function ____exports.handle_preauth_iq(invites, event)
 		origin.send(st.error_reply(stanza, "modify", "bad-request", "The invite token is malformed"))
 		return true
 	end
+	if token_problem == "unknown" then
+		reply_invite_problem(origin, stanza, "token-invalid")
+		return true
+	end
+	local limit = preauth_limit(origin)
+	if limit ~= "check" then
+		origin.send(st.error_reply(stanza, "wait", "resource-constraint", "Too many invalid invite tokens, please check your invite and try again later"))
+		if limit == "close" then
+			origin:close({condition = "policy-violation", text = "Too many invalid invite tokens"})
+		end
+		return true
+	end
 	local invite, problem = get_account_invite(invites, token)
 	if invite == nil then
+		if problem ~= "internal-error" then
+			preauth_failed(origin)
+		end
 		reply_invite_problem(origin, stanza, problem)
 		return true
 	end
@@ -755,6 +852,9 @@ local usermanager = ____prosody_require.usermanager
 local ____tokens = require("tokens")
 local check_token = ____tokens.check_token
 local redact = ____tokens.redact
+local ____token_limits = require("token_limits")
+local subscription_failed = ____token_limits.subscription_failed
+local subscription_may_check = ____token_limits.subscription_may_check
 --- A one-way subscription: `user` sees `contact`'s presence. The same four
 -- roster steps as a subscription request and its approval, without stanzas.
 local function subscribe(host, user, contact)
@@ -850,6 +950,16 @@ function ____exports.approve_preauth_subscription(invites, event, token)
 		module:log("debug", "Ignoring malformed preauth token in subscription request from %s to %s", contact, username)
 		return nil
 	end
+	local ____temp_0
+	if event.origin.type == "s2sin" then
+		____temp_0 = jid.host(contact)
+	else
+		____temp_0 = nil
+	end
+	local remote_domain = ____temp_0
+	if not subscription_may_check(contact, remote_domain) then
+		return nil
+	end
 	local invite, problem = get_contact_invite(invites, token, username)
 	if invite == nil then
 		module:log(
@@ -860,6 +970,9 @@ function ____exports.approve_preauth_subscription(invites, event, token)
 			redact(token),
 			problem
 		)
+		if problem ~= "internal-error" then
+			subscription_failed(contact, remote_domain)
+		end
 		return nil
 	end
 	if not claim_invite(token, nil, stanza) then
@@ -889,13 +1002,13 @@ function ____exports.approve_preauth_subscription(invites, event, token)
 		)
 		return nil
 	end
-	local ____approved_0
+	local ____approved_1
 	if approved then
-		____approved_0 = true
+		____approved_1 = true
 	else
-		____approved_0 = nil
+		____approved_1 = nil
 	end
-	return ____approved_0
+	return ____approved_1
 end
 return ____exports
  end,
@@ -998,7 +1111,7 @@ function ____exports.check_registration(event)
 	local is_reset = (____opt_3 and ____opt_3.allow_reset) ~= nil
 	local for_username = bound_username(record, event.host)
 	if for_username ~= nil and for_username ~= username then
-		local what = is_reset and "can only reset the password of" or "is only valid for the username"
+		local what = is_reset and "is only for the account" or "is only valid for the username"
 		refuse(event, "modify", "not-acceptable", ((("This invite " .. what) .. " '") .. for_username) .. "'")
 		return
 	end

@@ -13,6 +13,7 @@ import { release_other_claims } from "./invite_claims";
 import { get_account_invite, type InviteProblem } from "./invites";
 import { st } from "./prosody_require";
 import { check_token, redact } from "./tokens";
+import { preauth_failed, preauth_limit } from "./token_limits";
 import type { SessionStanzaEvent } from "./types/events";
 import type { ModInvites } from "./types/mod_invites";
 import type { Session } from "./types/session";
@@ -32,13 +33,11 @@ function reply_invite_problem(origin: Session, stanza: Stanza, problem: InvitePr
 export function handle_preauth_iq(invites: ModInvites | undefined, event: SessionStanzaEvent): true {
 	const { origin, stanza } = event;
 	const iq_type = stanza.attr.type;
-	if (iq_type === "result" || iq_type === "error") {
-		return true; // never answered (RFC 6120 §8.2.3)
+	if (iq_type !== "set" && iq_type !== "get") {
+		return true; // result and error are never answered (RFC 6120 §8.2.3); the router passes nothing else
 	}
-	if (iq_type !== "set") {
-		origin.send(st.error_reply(stanza, "modify", "bad-request", "An invite token is submitted with an IQ of type 'set'"));
-		return true;
-	}
+	// XEP-0445 sends a 'set'; a 'get' is taken the same, as Prosody's own module
+	// does: some Snikket Android builds sent one.
 
 	// The router names this event after the IQ's first child: that is <preauth/>.
 	const token = stanza.tags[0].attr.token;
@@ -51,10 +50,27 @@ export function handle_preauth_iq(invites: ModInvites | undefined, event: Sessio
 		origin.send(st.error_reply(stanza, "modify", "bad-request", "The invite token is malformed"));
 		return true;
 	}
+	if (token_problem === "unknown") {
+		reply_invite_problem(origin, stanza, "token-invalid"); // no lookup needed
+		return true;
+	}
+
+	// Each lookup reads storage: a client that keeps presenting invalid tokens is stopped.
+	const limit = preauth_limit(origin);
+	if (limit !== "check") {
+		origin.send(st.error_reply(stanza, "wait", "resource-constraint", "Too many invalid invite tokens, please check your invite and try again later"));
+		if (limit === "close") {
+			origin.close({ condition: "policy-violation", text: "Too many invalid invite tokens" });
+		}
+		return true;
+	}
 
 	const [invite, problem] = get_account_invite(invites, token);
 	if (invite === undefined) {
 		// mod_invites has logged why, at debug level.
+		if (problem !== "internal-error") {
+			preauth_failed(origin);
+		}
 		reply_invite_problem(origin, stanza, problem);
 		return true;
 	}

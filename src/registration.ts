@@ -107,7 +107,8 @@ export function check_registration(event: UserRegisteringEvent): void {
 	const is_reset = record.additional_data?.allow_reset !== undefined;
 	const for_username = bound_username(record, event.host);
 	if (for_username !== undefined && for_username !== username) {
-		const what = is_reset ? "can only reset the password of" : "is only valid for the username";
+		// (No "password" in the text: some clients show any not-acceptable mentioning it as "password too weak".)
+		const what = is_reset ? "is only for the account" : "is only valid for the username";
 		refuse(event, "modify", "not-acceptable", `This invite ${what} '${for_username}'`);
 		return;
 	}

@@ -7,6 +7,7 @@ import { claim_invite, consume_invite, release_invite } from "./invite_claims";
 import { get_contact_invite } from "./invites";
 import { jid, rostermanager, st, usermanager } from "./prosody_require";
 import { check_token, redact } from "./tokens";
+import { subscription_failed, subscription_may_check } from "./token_limits";
 import type { StanzaEvent } from "./types/events";
 import type { ModInvites, ValidInvite } from "./types/mod_invites";
 
@@ -124,9 +125,17 @@ export function approve_preauth_subscription(invites: ModInvites | undefined, ev
 		module.log("debug", "Ignoring malformed preauth token in subscription request from %s to %s", contact, username);
 		return undefined;
 	}
+	// A remote server relays many senders: its domain has a budget of its own.
+	const remote_domain = event.origin.type === "s2sin" ? jid.host(contact) : undefined;
+	if (!subscription_may_check(contact, remote_domain)) {
+		return undefined; // over the limit: the request takes the normal path
+	}
 	const [invite, problem] = get_contact_invite(invites, token, username);
 	if (invite === undefined) {
 		module.log("debug", "Not pre-approving subscription from %s to %s with token %s: %s", contact, username, redact(token), problem);
+		if (problem !== "internal-error") {
+			subscription_failed(contact, remote_domain);
+		}
 		return undefined;
 	}
 	if (!claim_invite(token, undefined, stanza)) {

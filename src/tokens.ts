@@ -6,12 +6,14 @@
 /** mod_invites makes 24-character tokens (util.id.medium); 128 leaves room for other generators. */
 const MAX_TOKEN_LENGTH = 128;
 
-export type TokenProblem = "missing" | "malformed";
+export type TokenProblem = "missing" | "malformed" | "unknown";
 
 /**
- * Why a token cannot be one mod_invites made, or nil when it might be: any
- * other bad token (spaces…) is simply unknown to mod_invites. (XML cannot
- * carry control characters.)
+ * Why a token cannot be one mod_invites made, or nil when it might be.
+ * "missing" and "malformed" (absurdly long) are the client's mistakes;
+ * "unknown" is a token no mod_invites makes (they are util.id's base64url
+ * characters in every version), known to be invalid without asking
+ * storage. (XML cannot carry control characters.)
  */
 export function check_token(token: string | undefined): TokenProblem | undefined {
 	if (token === undefined || token === "") {
@@ -19,6 +21,9 @@ export function check_token(token: string | undefined): TokenProblem | undefined
 	}
 	if (token.length > MAX_TOKEN_LENGTH) {
 		return "malformed";
+	}
+	if (string.find(token, "[^%w_%-]")[0] !== undefined) {
+		return "unknown";
 	}
 	return undefined;
 }

@@ -193,6 +193,9 @@ export class ProsodyServer {
 				? `storage = "sql"\nsql = { driver = "SQLite3", database = ${luaLiteral(path.join(dataDir, "prosody.sqlite"))} }`
 				: `storage = "internal"`;
 		const host: { [option: string]: LuaLiteral } = { ...options.config };
+		// Every test client comes from 127.0.0.1: one address's budget of invalid
+		// tokens would be shared by all the tests on a server (spec/e2e/token_limits sets its own).
+		host.invite_token_address_failures ??= 1000;
 		const pluginPaths = options.module === "built" ? [builtModuleDir] : [];
 		if (httpPort !== undefined) {
 			pluginPaths.push(communityModulesDir);

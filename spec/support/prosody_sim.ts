@@ -138,7 +138,8 @@ export class ProsodySim {
 		isValid: (token: string): boolean => this.call(`return sim:module("invites").get(...) ~= nil`, token) as boolean,
 	};
 
-	connect(options: { secure?: boolean } = {}): Session {
+	/** A client connection that has not signed in (secure: TLS, default true; ip default 127.0.0.1). */
+	connect(options: { secure?: boolean; ip?: string } = {}): Session {
 		return this.callRef("return sim:connect(...)", options);
 	}
 
@@ -272,6 +273,11 @@ export class ProsodySim {
 
 	pendingIn(username: string, jid: string): boolean {
 		return this.call("return sim:pending_in(...)", username, jid) as boolean;
+	}
+
+	/** How many storage calls have been made so far (every store, every operation). */
+	storageCalls(): number {
+		return this.call("return sim.storage.calls") as number;
 	}
 
 	/** Raw stored data (e.g. store "roles", user "alice"). */

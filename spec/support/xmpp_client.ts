@@ -108,6 +108,13 @@ export class Connection {
 		return connection;
 	}
 
+	/** The condition of the stream error the server closed the stream with, once it has. */
+	async streamError(): Promise<string | undefined> {
+		for (let i = 0; i < 50 && this.failure === undefined; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+		const failure = this.failure as { name?: string; condition?: string } | undefined;
+		return failure?.name === "StreamError" ? failure.condition : undefined;
+	}
+
 	/** The stream features a client not yet signed in is offered (after STARTTLS). */
 	get currentFeatures(): Element {
 		return this.features[this.features.length - 1];

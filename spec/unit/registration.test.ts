@@ -212,7 +212,7 @@ describe.each(prosodyVersions)("registration on Prosody %s", (version) => {
 			expect(stanzaError(sim.register(client, "mallory"))).toEqual({
 				type: "modify",
 				condition: "not-acceptable",
-				text: "This invite can only reset the password of 'bob'",
+				text: "This invite is only for the account 'bob'",
 			});
 			expect(sim.userExists("mallory")).toBe(false);
 			expect(sim.testPassword("bob", "forgotten")).toBe(true);

@@ -6,6 +6,7 @@
 import type { JidLib } from "./jid";
 import type { RosterManager } from "./rostermanager";
 import type { StanzaLib } from "./stanza";
+import type { CacheLib, ThrottleLib } from "./throttle";
 import type { UserManager } from "./usermanager";
 
 export interface ProsodyLibraries {
@@ -13,4 +14,6 @@ export interface ProsodyLibraries {
 	"util.jid": JidLib;
 	"core.rostermanager": RosterManager;
 	"core.usermanager": UserManager;
+	"util.throttle": ThrottleLib;
+	"util.cache": CacheLib;
 }

@@ -22,6 +22,8 @@ export type SessionType =
 
 export interface Session {
 	type: SessionType;
+	/** For logs: "c2s55e6d0b0" and the like. */
+	id?: string;
 	host?: string;
 	/** True once the stream is encrypted (TLS). */
 	secure?: boolean;
@@ -38,6 +40,8 @@ export interface Session {
 	roster?: Roster;
 	/** The invite this session presented with `<preauth/>` (read by other invite modules too). */
 	validated_invite?: ValidInvite;
+	/** This module: invite tokens this session presented that were not valid. */
+	invites_register_failed_tokens?: number;
 	send(this: void, data: Stanza | string): boolean | void;
 	log(this: void, level: LogLevel, message: string, ...args: unknown[]): void;
 	close(reason?: string | { condition: string; text?: string }): void;

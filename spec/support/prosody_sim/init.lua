@@ -277,7 +277,7 @@ local function new_session(sim, opts)
 	session_count = session_count + 1;
 	local session = {
 		type = "c2s_unauthed", host = sim.host, id = "c2s" .. session_count,
-		secure = opts.secure ~= false, ip = "127.0.0.1", received = {},
+		secure = opts.secure ~= false, ip = opts.ip or "127.0.0.1", received = {},
 	};
 	session.log = sim.require("util.logger").init(session.id);
 	session.send = function (stanza)

@@ -1,0 +1,56 @@
+// End to end: the limits on invalid invite tokens engage on a real server,
+// and a correct token still works on a fresh connection (not timed: the
+// benchmark measures what the limits save).
+import { serverMatrix, uniqueName, useServer } from "../support/server_fixture.js";
+import { stanzaError } from "../support/stanzas.js";
+import { Connection } from "../support/xmpp_client.js";
+
+const LIMITED = { type: "wait", condition: "resource-constraint", text: "Too many invalid invite tokens, please check your invite and try again later" };
+let bogus = 0;
+const madeUp = () => `E2eMadeUpToken${String(++bogus).padStart(10, "0")}`;
+
+describe.each(serverMatrix)("limits on invalid invite tokens on Prosody %s with %s storage", (version, storage) => {
+	// All test clients share 127.0.0.1: its budget is set so that the second test sees it run out.
+	const server = useServer({ version, storage, config: { invite_token_address_failures: 8 } });
+	const connections: Connection[] = [];
+	async function open(): Promise<Connection> {
+		const connection = await Connection.open(server());
+		connections.push(connection);
+		return connection;
+	}
+	afterEach(async () => {
+		await Promise.all(connections.splice(0).map((c) => c.close()));
+	});
+
+	test("a session is refused after 5 invalid tokens and closed if it goes on; a fresh connection registers", async () => {
+		const invite = await server().createAccountInvite();
+		const client = await open();
+		for (let i = 0; i < 5; i++) expect(stanzaError(await client.preauth(madeUp()))?.condition).toBe("item-not-found");
+		expect(stanzaError(await client.preauth(invite.token))).toEqual(LIMITED);
+		for (let i = 0; i < 3; i++) expect(stanzaError(await client.preauth(madeUp()))).toEqual(LIMITED);
+		void client.preauth(madeUp()).catch(() => undefined); // the 10th attempt: answered, then the stream is closed
+		expect(await client.streamError()).toBe("policy-violation");
+
+		const fresh = await open();
+		expect((await fresh.preauth(invite.token)).attrs.type).toBe("result");
+		const name = uniqueName("patient");
+		expect((await fresh.register(name, "pw")).attrs.type).toBe("result");
+		expect(await server().userExists(name)).toBe(true);
+	});
+
+	test("an address that spent its budget across connections is refused on a new one", async () => {
+		const invite = await server().createAccountInvite();
+		// One invalid token per connection, until the address (8 per minute) is out of budget.
+		let failures = 0;
+		let limited = false;
+		while (!limited && failures < 12) {
+			const error = stanzaError(await (await open()).preauth(madeUp()));
+			limited = error?.condition === LIMITED.condition;
+			if (!limited) failures += 1;
+		}
+		expect(limited).toBe(true);
+		expect(stanzaError(await (await open()).preauth(invite.token))).toEqual(LIMITED);
+		expect(server().log()).toContain("Too many invalid invite tokens from address 127.0.0.1");
+		expect(server().log()).not.toContain(invite.token);
+	});
+});

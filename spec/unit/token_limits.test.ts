@@ -1,0 +1,157 @@
+// Invalid invite tokens are limited before any storage lookup: per session
+// (then refused, then the session closed), per IP address across sessions,
+// and per sender and remote domain for XEP-0379 requests. A typo or two
+// still works, a valid token is never slowed, tokens no mod_invites makes
+// are refused without lookup, and a refusal is logged once, without token.
+import { prosodyVersions } from "../support/prosody_sources.js";
+import { simulators } from "../support/sim_fixture.js";
+import type { ProsodySim, Session } from "../support/prosody_sim.js";
+import { stanzaError } from "../support/stanzas.js";
+
+const LIMITED = { type: "wait", condition: "resource-constraint", text: "Too many invalid invite tokens, please check your invite and try again later" };
+const INVALID = { type: "cancel", condition: "item-not-found", text: "The invite token is invalid or has already been used" };
+
+let bogus = 0;
+/** A made-up token of the right shape (24 base64url characters). */
+function madeUp(): string {
+	bogus += 1;
+	return `MadeUpToken${String(bogus).padStart(13, "0")}`;
+}
+
+/** Presents `token`; returns the error (or undefined for a result) and how many storage calls it made. */
+function present(sim: ProsodySim, client: Session, token: string) {
+	const before = sim.storageCalls();
+	const reply = sim.preauth(client, token);
+	return { error: stanzaError(reply), reads: sim.storageCalls() - before };
+}
+
+describe.each(prosodyVersions)("limits on invalid invite tokens on Prosody %s", (version) => {
+	const sims = simulators();
+
+	describe("per session", () => {
+		test("a typo or two still lets the right token through", () => {
+			const sim = sims.create({ version });
+			const invite = sim.invites.createAccount();
+			const client = sim.connect();
+			expect(present(sim, client, madeUp()).error).toEqual(INVALID);
+			expect(present(sim, client, madeUp()).error).toEqual(INVALID);
+			expect(present(sim, client, invite.token).error).toBeUndefined();
+			expect(sim.register(client, "alice").attrs.type).toBe("result");
+		});
+
+		test("after 5 invalid tokens, further ones are refused without a lookup, then the session is closed", () => {
+			const sim = sims.create({ version });
+			const client = sim.connect();
+			for (let i = 0; i < 5; i++) {
+				const attempt = present(sim, client, madeUp());
+				expect(attempt.error).toEqual(INVALID);
+				expect(attempt.reads).toBeGreaterThan(0);
+			}
+			for (let i = 0; i < 4; i++) {
+				expect(present(sim, client, madeUp())).toEqual({ error: LIMITED, reads: 0 });
+				expect(sim.sessionField(client, "destroyed")).toBeUndefined();
+			}
+			expect(present(sim, client, madeUp())).toEqual({ error: LIMITED, reads: 0 });
+			expect(sim.sessionField(client, "destroyed")).toBe(true);
+		});
+
+		test("a limited session is refused even a valid token; a fresh connection may present it", () => {
+			const sim = sims.create({ version });
+			const invite = sim.invites.createAccount();
+			const client = sim.connect();
+			for (let i = 0; i < 5; i++) present(sim, client, madeUp());
+			expect(present(sim, client, invite.token)).toEqual({ error: LIMITED, reads: 0 });
+			const fresh = sim.connect();
+			expect(present(sim, fresh, invite.token).error).toBeUndefined();
+			expect(sim.register(fresh, "alice").attrs.type).toBe("result");
+		});
+
+		test("is logged once at info level, without any token", () => {
+			const sim = sims.create({ version });
+			const client = sim.connect();
+			for (let i = 0; i < 8; i++) present(sim, client, madeUp());
+			const lines = sim.logs("info").filter((e) => e.message.includes("invalid invite tokens"));
+			expect(lines).toHaveLength(1);
+			expect(lines[0].message).toMatch(/^Session \S+ presented 5 invalid invite tokens/);
+			expect(lines[0].message).not.toContain("MadeUpToken");
+		});
+
+		test("can be set with invite_token_session_failures", () => {
+			const sim = sims.create({ version, config: { invite_token_session_failures: 2 } });
+			const client = sim.connect();
+			present(sim, client, madeUp());
+			present(sim, client, madeUp());
+			expect(present(sim, client, madeUp())).toEqual({ error: LIMITED, reads: 0 });
+			present(sim, client, madeUp());
+			expect(sim.sessionField(client, "destroyed")).toBe(true);
+		});
+	});
+
+	describe("per IP address, across sessions", () => {
+		test("10 invalid tokens spend the address's budget; other addresses are not affected; it refills over a minute", () => {
+			const sim = sims.create({ version });
+			const invite = sim.invites.createAccount();
+			for (let i = 0; i < 10; i++) {
+				expect(present(sim, sim.connect({ ip: "192.0.2.1" }), madeUp()).error).toEqual(INVALID);
+			}
+			expect(present(sim, sim.connect({ ip: "192.0.2.1" }), invite.token)).toEqual({ error: LIMITED, reads: 0 });
+			expect(present(sim, sim.connect({ ip: "192.0.2.2" }), madeUp()).error).toEqual(INVALID);
+			sim.advance(6); // one failure's worth (10 per 60 s)
+			const later = sim.connect({ ip: "192.0.2.1" });
+			expect(present(sim, later, invite.token).error).toBeUndefined();
+			const lines = sim.logs("info").filter((e) => e.message.includes("address 192.0.2.1"));
+			expect(lines).toHaveLength(1);
+		});
+
+		test("valid tokens do not spend it", () => {
+			const sim = sims.create({ version });
+			for (let i = 0; i < 15; i++) {
+				const invite = sim.invites.createAccount();
+				expect(present(sim, sim.connect({ ip: "192.0.2.1" }), invite.token).error).toBeUndefined();
+			}
+		});
+	});
+
+	test("tokens no mod_invites makes are refused as invalid without a lookup, and cost no budget", () => {
+		const sim = sims.create({ version });
+		const invite = sim.invites.createAccount();
+		const client = sim.connect();
+		for (const token of ["has spaces in it", "tök€n", "a/b+c=", "<script>"]) {
+			expect(present(sim, client, token)).toEqual({ error: INVALID, reads: 0 });
+		}
+		for (let i = 0; i < 6; i++) present(sim, client, "not-base64url!");
+		expect(present(sim, client, invite.token).error).toBeUndefined();
+	});
+
+	describe("XEP-0379 requests", () => {
+		const ALICE = "alice@example.com";
+		const subscribe = (from: string, token: string) => `<presence type='subscribe' from='${from}' to='${ALICE}'><preauth xmlns='urn:xmpp:pars:0' token='${token}'/></presence>`;
+
+		test("over a sender's budget, its tokens are not checked: the request takes the normal path", () => {
+			const sim = sims.create({ version });
+			sim.createUser("alice");
+			const invite = sim.invites.createContact("alice", false);
+			for (let i = 0; i < 10; i++) sim.receiveRemote(subscribe("mallory@remote.example", madeUp()));
+			const before = sim.storageCalls();
+			sim.receiveRemote(subscribe("mallory@remote.example", invite.token));
+			expect(sim.pendingIn("alice", "mallory@remote.example")).toBe(true); // left to alice, as without token
+			expect(sim.rosterItem("alice", "mallory@remote.example")?.subscription ?? "none").toBe("none");
+			expect(sim.invites.isValid(invite.token) || sim.stored("invite_token", "alice") !== undefined).toBe(true);
+			expect(sim.storageCalls() - before).toBeGreaterThan(0); // mod_presence stored the pending request
+			// Another sender of the same server still has its budget.
+			sim.receiveRemote(subscribe("bob@remote.example", invite.token));
+			expect(sim.rosterItem("alice", "bob@remote.example")).toMatchObject({ subscription: "from" });
+		});
+
+		test("over a remote server's budget, none of its senders' tokens are checked", () => {
+			const sim = sims.create({ version, config: { invite_token_domain_failures: 3 } });
+			sim.createUser("alice");
+			const invite = sim.invites.createContact("alice", false);
+			for (let i = 0; i < 3; i++) sim.receiveRemote(subscribe(`sender${i}@spam.example`, madeUp()));
+			sim.receiveRemote(subscribe("honest@spam.example", invite.token));
+			expect(sim.rosterItem("alice", "honest@spam.example")?.subscription ?? "none").toBe("none");
+			sim.receiveRemote(subscribe("bob@remote.example", invite.token));
+			expect(sim.rosterItem("alice", "bob@remote.example")).toMatchObject({ subscription: "from" });
+		});
+	});
+});
