@@ -13,6 +13,16 @@
 -- copy of the stock module (the A/A control). Rounds rotate which module
 -- goes first; the garbage collector runs before each batch and is stopped
 -- during it; batches last at least 20 ms.
+--
+-- The workloads with "N pending" in their name run in hosts of their own
+-- whose invite store holds N pending account invites (made by mod_invites'
+-- create_account(), in the simulator's in-memory storage): the cost per
+-- event must not grow with N. For "registration with a valid invite, N
+-- pending" each batch's own invites are created, untimed, 10 at a time
+-- between timed stretches of 10 registrations, so the store holds N to
+-- N + 10 invites throughout. These workloads look for growth with N, not
+-- for a few per cent: they run at most 5 rounds, with batches of at least
+-- 5 ms.
 local source, version, dist, rounds = arg[1], arg[2], arg[3], tonumber(arg[4] or "15");
 local here = arg[0]:match("^(.*)/[^/]*$") or ".";
 package.path = here .. "/../spec/support/?/init.lua;" .. here .. "/../spec/support/?.lua;" .. package.path;
@@ -21,18 +31,27 @@ local Sim = require "prosody_sim";
 local clock = os.clock;
 local MIN_BATCH_SECONDS = 0.02;
 
-local function new_sim(plugin_paths)
-	return Sim.new({ source = source, version = version, plugin_paths = plugin_paths, log_levels = { "info", "warn", "error" } });
+local function new_sim(plugin_paths, config)
+	return Sim.new({ source = source, version = version, plugin_paths = plugin_paths, config = config, log_levels = { "info", "warn", "error" } });
 end
 
 -- "control" is a second copy of the stock module in a third host: its
 -- ratio to "stock" is what the method reads as a difference when there is
 -- none (an A/A test), the noise floor for the ours/stock ratios.
-local subjects = {
-	{ name = "ours", sim = new_sim({ dist }) },
-	{ name = "stock", sim = new_sim({}) },
-	{ name = "control", sim = new_sim({}) },
-};
+-- `pending`: that many pending account invites in each host's store.
+local function make_subjects(config, pending)
+	local list = {
+		{ name = "ours", sim = new_sim({ dist }, config) },
+		{ name = "stock", sim = new_sim({}, config) },
+		{ name = "control", sim = new_sim({}, config) },
+	};
+	for _, subject in ipairs(list) do
+		local invites = subject.sim:module("invites");
+		for _ = 1, pending or 0 do assert(invites.create_account()); end
+	end
+	return list;
+end
+local default_subjects = make_subjects();
 
 local function handler(sim, event)
 	local handlers = sim:handlers("invites_register", event);
@@ -76,6 +95,35 @@ local function fresh(h, make)
 		for i = 1, n do events[i] = make(i); end
 		return function ()
 			for i = 1, n do h(events[i]); end
+		end;
+	end;
+end
+
+-- Invited registrations: user-registering then user-registered, as
+-- mod_register_ibr fires them. Returns prepare(n, first): makes n invites
+-- and their events (usernames from user<first>), and returns run().
+local function invited_registrations(sim)
+	local registering = handler(sim, "user-registering");
+	local registered = handler(sim, "user-registered");
+	local invites = sim:module("invites");
+	return function (n, first)
+		local calls = {};
+		for i = 1, n do
+			local invite = assert(invites.create_account());
+			local session = quiet_session(sim, { validated_invite = (assert(invites.get(invite.token))) });
+			local username = "user" .. (first + i - 1);
+			calls[i] = {
+				registering = registering_event(sim, username, session),
+				registered = { username = username, host = sim.host, session = session, source = "mod_register" },
+			};
+		end
+		return function ()
+			for i = 1, n do
+				local call = calls[i];
+				registering(call.registering);
+				assert(call.registering.allowed, call.registering.reason);
+				registered(call.registered);
+			end
 		end;
 	end;
 end
@@ -139,49 +187,83 @@ local workloads = {
 		end,
 	},
 	{
-		-- user-registering then user-registered, as mod_register_ibr fires them.
 		name = "registration with a valid invite",
 		prepare = function (sim, n)
-			local registering = handler(sim, "user-registering");
-			local registered = handler(sim, "user-registered");
-			local invites = sim:module("invites");
-			local calls = {};
-			for i = 1, n do
-				local invite = assert(invites.create_account());
-				local session = quiet_session(sim, { validated_invite = (assert(invites.get(invite.token))) });
-				local username = "user" .. i;
-				calls[i] = {
-					registering = registering_event(sim, username, session),
-					registered = { username = username, host = sim.host, session = session, source = "mod_register" },
-				};
-			end
-			return function ()
-				for i = 1, n do
-					local call = calls[i];
-					registering(call.registering);
-					assert(call.registering.allowed, call.registering.reason);
-					registered(call.registered);
-				end
-			end;
+			return invited_registrations(sim)(n, 1);
 		end,
 	},
 };
 
+-- The same two workloads with N pending invites in the store.
+local PENDING = { 10, 1000, 10000 };
+local CHUNK = 10;
+local PENDING_ROUNDS, PENDING_MIN_BATCH_SECONDS = math.min(rounds, 5), 0.005;
+for _, pending in ipairs(PENDING) do
+	workloads[#workloads + 1] = {
+		name = "registration with a valid invite, " .. pending .. " pending",
+		family = "registration with a valid invite", pending = pending,
+		rounds = PENDING_ROUNDS, min_batch_seconds = PENDING_MIN_BATCH_SECONDS,
+		-- Invites made CHUNK at a time, untimed, between timed stretches.
+		measure = function (sim, n)
+			local prepare = invited_registrations(sim);
+			local elapsed, done = 0, 0;
+			while done < n do
+				local count = math.min(CHUNK, n - done);
+				local run = prepare(count, done + 1);
+				local t0 = clock();
+				run();
+				elapsed = elapsed + (clock() - t0);
+				done = done + count;
+			end
+			return elapsed;
+		end,
+	};
+end
+for _, pending in ipairs(PENDING) do
+	workloads[#workloads + 1] = {
+		name = "registration without invite, open, " .. pending .. " pending",
+		family = "registration without invite, open", pending = pending,
+		rounds = PENDING_ROUNDS, min_batch_seconds = PENDING_MIN_BATCH_SECONDS,
+		config = { registration_invite_only = false },
+		prepare = function (sim, n)
+			local session = quiet_session(sim);
+			return fresh(handler(sim, "user-registering"), function ()
+				return registering_event(sim, "mallory", session);
+			end)(n);
+		end,
+		check = function (sim)
+			-- Open registration: the event must stay allowed.
+			local event = registering_event(sim, "mallory", quiet_session(sim));
+			handler(sim, "user-registering")(event);
+			assert(event.allowed, "registration without invite refused with registration_invite_only = false");
+		end,
+	};
+end
+
+-- Or measure(sim, n), which times n calls itself (with the collector
+-- stopped by the caller).
 local function time_batch(sim, workload, n)
-	local run = workload.prepare(sim, n);
+	local run = workload.prepare and workload.prepare(sim, n);
 	collectgarbage("collect");
 	collectgarbage("stop");
-	local t0 = clock();
-	run();
-	local elapsed = clock() - t0;
+	local elapsed;
+	if run then
+		local t0 = clock();
+		run();
+		elapsed = clock() - t0;
+	else
+		elapsed = workload.measure(sim, n);
+	end
 	collectgarbage("restart");
 	return elapsed;
 end
 
--- Batch size: doubled until the stock module's batch lasts MIN_BATCH_SECONDS.
-local function calibrate(workload)
+-- Batch size: doubled until the stock module's batch lasts MIN_BATCH_SECONDS
+-- (or the workload's own minimum).
+local function calibrate(workload, subjects)
 	local n = 256;
-	while time_batch(subjects[2].sim, workload, n) < MIN_BATCH_SECONDS and n < 2 ^ 18 do
+	local min_seconds = workload.min_batch_seconds or MIN_BATCH_SECONDS;
+	while time_batch(subjects[2].sim, workload, n) < min_seconds and n < 2 ^ 18 do
 		n = n * 2;
 	end
 	return n;
@@ -200,9 +282,19 @@ local results = {};
 -- An optional fifth argument runs only the workloads whose name contains it.
 local only = arg[5];
 for _, workload in ipairs(workloads) do if not only or workload.name:find(only, 1, true) then
-	local n = calibrate(workload);
+	-- Workloads with their own configuration or store size get their own
+	-- hosts, dropped afterwards.
+	local subjects = default_subjects;
+	if workload.pending or workload.config then
+		subjects = make_subjects(workload.config, workload.pending);
+	end
+	if workload.check then
+		for _, subject in ipairs(subjects) do workload.check(subject.sim); end
+	end
+	local n = calibrate(workload, subjects);
+	local workload_rounds = workload.rounds or rounds;
 	local samples = { ours = {}, stock = {}, control = {} };
-	for round = 1, rounds do
+	for round = 1, workload_rounds do
 		for k = 0, #subjects - 1 do
 			local subject = subjects[(round + k) % #subjects + 1];
 			-- An untimed quarter batch first: the allocator is left in the
@@ -214,15 +306,24 @@ for _, workload in ipairs(workloads) do if not only or workload.name:find(only, 
 			table.insert(samples[subject.name], seconds / n * 1e9);
 		end
 	end
+	if workload.pending then
+		-- The store still holds N pending invites: each batch used up its own.
+		for _, subject in ipairs(subjects) do
+			local count = 0;
+			for _ in subject.sim:module("invites").pending_account_invites() do count = count + 1; end
+			assert(count == workload.pending, subject.name .. ": " .. count .. " pending invites after \"" .. workload.name .. "\"");
+		end
+	end
 	local ours, stock, control = median(samples.ours), median(samples.stock), median(samples.control);
 	-- The spread of the per-round ratios shows how much of a difference is noise.
 	local ratios = {};
-	for i = 1, rounds do ratios[i] = samples.ours[i] / samples.stock[i]; end
+	for i = 1, workload_rounds do ratios[i] = samples.ours[i] / samples.stock[i]; end
 	table.sort(ratios);
 	results[#results + 1] = {
-		name = workload.name, calls_per_batch = n, ours_ns = ours, stock_ns = stock, ratio = ours / stock,
+		name = workload.name, family = workload.family, pending = workload.pending,
+		rounds = workload_rounds, calls_per_batch = n, ours_ns = ours, stock_ns = stock, ratio = ours / stock,
 		control_ns = control, control_ratio = control / stock,
-		ratio_low = ratios[math.max(1, math.floor(rounds / 4))], ratio_high = ratios[math.min(rounds, math.ceil(rounds * 3 / 4))],
+		ratio_low = ratios[math.max(1, math.floor(workload_rounds / 4))], ratio_high = ratios[math.min(workload_rounds, math.ceil(workload_rounds * 3 / 4))],
 	};
 end end
 
@@ -242,7 +343,7 @@ local LOADS = 200;
 for round = 1, rounds do
 	local order = round % 2 == 1 and { 1, 2 } or { 2, 1 };
 	for _, index in ipairs(order) do
-		local subject = subjects[index];
+		local subject = default_subjects[index];
 		local path = files[subject.name];
 		collectgarbage("collect");
 		local t0 = clock();

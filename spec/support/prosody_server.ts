@@ -45,6 +45,8 @@ export interface ServerOptions {
 	storage?: Storage;
 	/** "built": our dist-lua/ module through plugin_paths; "stock": Prosody's own. */
 	module?: "built" | "stock";
+	/** With module "built": the folder plugin_paths lists instead of dist-lua/ (e.g. an earlier build). */
+	pluginDir?: string;
 	/** Extra options for the VirtualHost. */
 	config?: { [option: string]: LuaLiteral };
 	/** The port to listen on (default: a free one). */
@@ -111,7 +113,7 @@ export class ProsodyServer {
 	private exited: Promise<number | null>;
 
 	private constructor(
-		readonly options: Required<Omit<ServerOptions, "config" | "port" | "dataDir">>,
+		readonly options: Required<Omit<ServerOptions, "config" | "port" | "dataDir" | "pluginDir">>,
 		readonly port: number,
 		/** The http port (web: true), else undefined. */
 		readonly httpPort: number | undefined,
@@ -196,7 +198,7 @@ export class ProsodyServer {
 		// Every test client comes from 127.0.0.1: one address's budget of invalid
 		// tokens would be shared by all the tests on a server (spec/e2e/token_limits sets its own).
 		host.invite_token_address_failures ??= 1000;
-		const pluginPaths = options.module === "built" ? [builtModuleDir] : [];
+		const pluginPaths = options.module === "built" ? [options.pluginDir ?? builtModuleDir] : [];
 		if (httpPort !== undefined) {
 			pluginPaths.push(communityModulesDir);
 			const extra = host.modules_enabled;
