@@ -2,7 +2,8 @@
 # Makes a Debian bookworm machine ready for the tests; safe to run again.
 #  - Debian packages: Prosody 0.12.3 (its Lua source is what the unit tests
 #    run), the Lua interpreters the module must load on, luacheck, busted,
-#    and LuaDBI's SQLite driver for SQL storage. Installed as root, or with
+#    LuaDBI's SQLite driver for SQL storage, LuaRocks (prosodyctl install)
+#    and Chromium (browser tests). Installed as root, or with
 #    sudo; without either, setup stops and names the packages to install.
 #  - From bookworm-backports, fetched with apt-get download (own sources
 #    list and lists folder, nothing installed) and unpacked with dpkg -x,
@@ -18,7 +19,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-PACKAGES="prosody openssl lua5.1 lua5.2 lua5.3 lua5.4 luajit lua-check lua-busted lua-dbi-sqlite3"
+PACKAGES="prosody openssl lua5.1 lua5.2 lua5.3 lua5.4 luajit lua-check lua-busted lua-dbi-sqlite3 luarocks chromium"
 BACKPORTS="bookworm-backports"
 P13_DIR=".cache/prosody-13"
 MODULES_DIR=".cache/prosody-modules"
