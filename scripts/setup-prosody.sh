@@ -45,6 +45,11 @@ if [ -n "$missing" ]; then
 	# shellcheck disable=SC2086
 	$as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 fi
+# Debian's prosody package starts a system Prosody where systemd runs; the
+# tests never use its port (each test server takes a free one), but say so.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prosody 2>/dev/null; then
+	echo "setup: note: a system Prosody is running (Debian's package started it); the tests use their own ports. To stop it: systemctl disable --now prosody"
+fi
 
 # apt-get on bookworm-backports alone, with its own state: never the
 # system's sources, lists, package cache or lock.
