@@ -6,9 +6,9 @@
 import type { Element } from "ltx";
 import { conversationsFlows, formLikeConversations, registerLikeConversations, registerOn, type ConversationsFlow } from "../support/conversations_client.js";
 import type { ProsodyServer } from "../support/prosody_server.js";
-import { serverMatrix, uniqueName, useServer } from "../support/server_fixture.js";
+import { serverMatrix, uniqueName, useConnections, useServer } from "../support/server_fixture.js";
 import { stanzaError } from "../support/stanzas.js";
-import { Connection, xml } from "../support/xmpp_client.js";
+import { xml } from "../support/xmpp_client.js";
 
 const PASSWORD = "correct horse battery staple";
 const INVALID = { type: "cancel", condition: "item-not-found", text: "The invite token is invalid or has already been used" };
@@ -26,15 +26,7 @@ async function untilExpired(server: ProsodyServer, token: string): Promise<void>
 
 describe.each(serverMatrix)("Conversations' registration on Prosody %s with %s storage", (version, storage) => {
 	const server = useServer({ version, storage });
-	const connections: Connection[] = [];
-	async function login(username: string, password: string): Promise<Connection> {
-		const connection = await Connection.login(server(), username, password);
-		connections.push(connection);
-		return connection;
-	}
-	afterEach(async () => {
-		await Promise.all(connections.splice(0).map((c) => c.close()));
-	});
+	const { login, open } = useConnections(server);
 
 	describe.each(conversationsFlows)("$name", (flow: ConversationsFlow) => {
 		const register = (token: string, username: string, password = PASSWORD) => registerLikeConversations(server(), flow, { token, username, password });
@@ -118,8 +110,7 @@ describe.each(serverMatrix)("Conversations' registration on Prosody %s with %s s
 		const TTL = 1;
 		const runs = await Promise.all(
 			conversationsFlows.map(async (flow) => {
-				const connection = await Connection.open(server());
-				connections.push(connection);
+				const connection = await open();
 				const [invite, unused] = await Promise.all([server().createContactInvite(inviter, true, TTL), server().createContactInvite(inviter, true, TTL)]);
 				const name = uniqueName("late");
 				const outcome = await registerOn(connection, flow, {
@@ -151,8 +142,7 @@ describe.each(serverMatrix)("Conversations' registration on Prosody %s with %s s
 	});
 
 	test("<preauth/> is answered the same with and without to='domain'", async () => {
-		const client = await Connection.open(server());
-		connections.push(client);
+		const client = await open();
 		const withTo = async (token: string | undefined) => {
 			const preauth = xml("preauth", token === undefined ? { xmlns: "urn:xmpp:pars:0" } : { xmlns: "urn:xmpp:pars:0", token });
 			return client.iq(xml("iq", { type: "set", to: server().domain }, preauth) as Element);

@@ -1,8 +1,8 @@
 // End to end: subscriptions made by invites, seen in both users' rosters
 // on a real Prosody 0.12 and 13, with file and SQLite storage.
 import type { Element } from "ltx";
-import { serverMatrix, uniqueName, useServer } from "../support/server_fixture.js";
-import { Connection, xml } from "../support/xmpp_client.js";
+import { serverMatrix, uniqueName, useConnections, useServer } from "../support/server_fixture.js";
+import { xml } from "../support/xmpp_client.js";
 
 function subscribeWithToken(to: string, token: string): Element {
 	return xml("presence", { type: "subscribe", to }, xml("preauth", { xmlns: "urn:xmpp:pars:0", token })) as Element;
@@ -13,15 +13,8 @@ const isPresence = (type: string | undefined, from?: string) => (el: Element) =>
 
 describe.each(serverMatrix)("invite subscriptions on Prosody %s with %s storage", (version, storage) => {
 	const server = useServer({ version, storage });
-	const connections: Connection[] = [];
-	async function login(username: string, password = "pw"): Promise<Connection> {
-		const connection = await Connection.login(server(), username, password);
-		connections.push(connection);
-		return connection;
-	}
-	afterEach(async () => {
-		await Promise.all(connections.splice(0).map((c) => c.close()));
-	});
+	const connections = useConnections(server);
+	const login = (username: string, password = "pw") => connections.login(username, password);
 	const jidOf = (username: string) => `${username}@${server().domain}`;
 
 	test("a contact invite with registration (ibr=y) makes the new user and the inviter mutual contacts", async () => {
@@ -30,8 +23,7 @@ describe.each(serverMatrix)("invite subscriptions on Prosody %s with %s storage"
 		await server().createUser(alice, "pw");
 		const invite = await server().createContactInvite(alice, true);
 		expect(invite.uri).toContain("ibr=y");
-		const registering = await Connection.open(server());
-		connections.push(registering);
+		const registering = await connections.open();
 		await registering.preauth(invite.token);
 		expect((await registering.register(bob, "pw")).attrs.type).toBe("result");
 		await registering.login(bob, "pw");

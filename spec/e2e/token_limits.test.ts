@@ -1,9 +1,8 @@
 // End to end: the limits on invalid invite tokens engage on a real server,
 // and a correct token still works on a fresh connection (not timed: the
 // benchmark measures what the limits save).
-import { serverMatrix, uniqueName, useServer } from "../support/server_fixture.js";
+import { serverMatrix, uniqueName, useConnections, useServer } from "../support/server_fixture.js";
 import { stanzaError } from "../support/stanzas.js";
-import { Connection } from "../support/xmpp_client.js";
 
 const LIMITED = { type: "wait", condition: "resource-constraint", text: "Too many invalid invite tokens, please check your invite and try again later" };
 let bogus = 0;
@@ -12,15 +11,7 @@ const madeUp = () => `E2eMadeUpToken${String(++bogus).padStart(10, "0")}`;
 describe.each(serverMatrix)("limits on invalid invite tokens on Prosody %s with %s storage", (version, storage) => {
 	// All test clients share 127.0.0.1: its budget is set so that the second test sees it run out.
 	const server = useServer({ version, storage, config: { invite_token_address_failures: 8 } });
-	const connections: Connection[] = [];
-	async function open(): Promise<Connection> {
-		const connection = await Connection.open(server());
-		connections.push(connection);
-		return connection;
-	}
-	afterEach(async () => {
-		await Promise.all(connections.splice(0).map((c) => c.close()));
-	});
+	const { open } = useConnections(server);
 
 	test("a session is refused after 5 invalid tokens and closed if it goes on; a fresh connection registers", async () => {
 		const invite = await server().createAccountInvite();

@@ -10,6 +10,7 @@
  */
 import { prosodyVersions, type ProsodyVersion } from "./prosody_sources.js";
 import { ProsodyServer, storages, type ServerOptions, type Storage } from "./prosody_server.js";
+import { Connection } from "./xmpp_client.js";
 
 /** Every server the end-to-end suites run against: both versions, both storages. */
 export const serverMatrix: [ProsodyVersion, Storage][] = prosodyVersions.flatMap((version) => storages.map((storage): [ProsodyVersion, Storage] => [version, storage]));
@@ -36,4 +37,20 @@ let counter = 0;
 export function uniqueName(base: string): string {
 	counter += 1;
 	return `${base}${counter}${process.pid % 1000}`;
+}
+
+/** The connections the tests of a describe block open, each closed after its test. */
+export function useConnections(server: () => ProsodyServer): { open(): Promise<Connection>; login(username: string, password: string): Promise<Connection> } {
+	const connections: Connection[] = [];
+	afterEach(async () => {
+		await Promise.all(connections.splice(0).map((c) => c.close()));
+	});
+	const kept = (connection: Connection): Connection => {
+		connections.push(connection);
+		return connection;
+	};
+	return {
+		open: async () => kept(await Connection.open(server())),
+		login: async (username, password) => kept(await Connection.login(server(), username, password)),
+	};
 }
