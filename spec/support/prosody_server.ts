@@ -43,8 +43,12 @@ export type LuaLiteral = string | number | boolean | LuaLiteral[] | { [key: stri
 export interface ServerOptions {
 	version: ProsodyVersion;
 	storage?: Storage;
-	/** "built": our dist-lua/ module through plugin_paths; "stock": Prosody's own. */
-	module?: "built" | "stock";
+	/**
+	 * "built": our dist-lua/ module through plugin_paths; "stock": Prosody's own;
+	 * "installed": none of ours in plugin_paths, so the one `prosodyctl install`
+	 * put into installerPluginPath (searched first), else Prosody's own.
+	 */
+	module?: "built" | "stock" | "installed";
 	/** With module "built": the folder plugin_paths lists instead of dist-lua/ (e.g. an earlier build). */
 	pluginDir?: string;
 	/** Extra options for the VirtualHost. */
@@ -60,6 +64,14 @@ export interface ServerOptions {
 	 * containing the username.
 	 */
 	web?: boolean;
+	/**
+	 * installer_plugin_path, the LuaRocks tree of `prosodyctl install`, searched
+	 * before plugin_paths; relative to dataDir. Default: Prosody's own
+	 * ("custom_plugins" in its compiled-in data folder, e.g. /var/lib/prosody).
+	 */
+	installerPluginPath?: string;
+	/** Runs after the config file is written, before Prosody starts (e.g. `prosodyctl install`). */
+	beforeStart?: (files: { configFile: string; dataDir: string }) => Promise<void> | void;
 }
 
 /** The community modules `web: true` loads on the VirtualHost. */
@@ -98,7 +110,7 @@ async function acceptsConnections(port: number): Promise<boolean> {
 }
 
 /** The launchers: Debian's for 0.12, the unpacked 13's copies for 13. */
-function launchers(version: ProsodyVersion): { prosody: string; prosodyctl: string } {
+export function launchers(version: ProsodyVersion): { prosody: string; prosodyctl: string } {
 	if (version === "0.12") return { prosody: "/usr/bin/prosody", prosodyctl: "/usr/bin/prosodyctl" };
 	const bin = path.join(path.dirname(path.dirname(path.dirname(prosodySource("13")))), "bin");
 	return { prosody: path.join(bin, "prosody"), prosodyctl: path.join(bin, "prosodyctl") };
@@ -113,7 +125,7 @@ export class ProsodyServer {
 	private exited: Promise<number | null>;
 
 	private constructor(
-		readonly options: Required<Omit<ServerOptions, "config" | "port" | "dataDir" | "pluginDir">>,
+		readonly options: Required<Omit<ServerOptions, "config" | "port" | "dataDir" | "pluginDir" | "installerPluginPath" | "beforeStart">>,
 		readonly port: number,
 		/** The http port (web: true), else undefined. */
 		readonly httpPort: number | undefined,
@@ -168,6 +180,12 @@ export class ProsodyServer {
 		const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), `prosody-${version}-${storage}-`));
 		const configFile = path.join(dataDir, "prosody.cfg.lua");
 		writeFileSync(configFile, ProsodyServer.config({ ...options, storage, module }, port, httpPort, dataDir));
+		try {
+			await options.beforeStart?.({ configFile, dataDir });
+		} catch (error) {
+			if (ownsDataDir) rmSync(dataDir, { recursive: true, force: true });
+			throw error;
+		}
 		const child = spawn(launchers(version).prosody, ["-F", "--config", configFile], {
 			cwd: dataDir,
 			stdio: ["ignore", "pipe", "pipe"],
@@ -189,7 +207,7 @@ export class ProsodyServer {
 		return server;
 	}
 
-	private static config(options: ServerOptions & { storage: Storage; module: "built" | "stock" }, port: number, httpPort: number | undefined, dataDir: string): string {
+	private static config(options: ServerOptions & { storage: Storage; module: "built" | "stock" | "installed" }, port: number, httpPort: number | undefined, dataDir: string): string {
 		const storage =
 			options.storage === "sqlite"
 				? `storage = "sql"\nsql = { driver = "SQLite3", database = ${luaLiteral(path.join(dataDir, "prosody.sqlite"))} }`
@@ -215,6 +233,7 @@ export class ProsodyServer {
 			`pidfile = ${luaLiteral(path.join(dataDir, "prosody.pid"))}`,
 			`admin_socket = ${luaLiteral(path.join(dataDir, "admin.sock"))}`,
 			`plugin_paths = ${luaLiteral(pluginPaths)}`,
+			...(options.installerPluginPath === undefined ? [] : [`installer_plugin_path = ${luaLiteral(path.resolve(dataDir, options.installerPluginPath))}`]),
 			`interfaces = { "127.0.0.1" }`,
 			`local_interfaces = { "127.0.0.1" }`,
 			`c2s_ports = { ${port} }`,
