@@ -85,6 +85,126 @@ describe("the module API", () => {
 	});
 });
 
+describe("the module API: the rest of core/moduleapi.lua", () => {
+	test("add_timer() is a method; its callback returns the next delay; the timer's stop() is a method", () => {
+		expect(lua(`module.add_timer(5, () => 10);`)).toBe(["module:add_timer(", "    5,", "    function() return 10 end", ")"].join("\n"));
+		expect(lua(`const t = module.add_timer(1, (now, user: string) => { print(now, user); }, "alice"); t.stop();`)).toBe(
+			["local t = module:add_timer(", "    1,", "    function(now, user)", "        print(now, user)", "    end,", '    "alice"', ")", "t:stop()"].join("\n"),
+		);
+		expect(errors(`module.add_timer(1, (now, user: string) => { print(now, user); }, 42);`)).toHaveLength(1);
+	});
+
+	test("13-only methods are optional: they must be checked for before use", () => {
+		expect(errors(`module.get_option_period("invite_expiry", "1 week");`)).toEqual([
+			expect.stringMatching(/^TS2722: Cannot invoke an object which is possibly 'undefined'/),
+		]);
+		expect(lua(`if (module.get_option_period) { const ttl = module.get_option_period("invite_expiry", "1 week"); }`)).toBe(
+			["if module.get_option_period then", '    local ttl = module:get_option_period("invite_expiry", "1 week")', "end"].join("\n"),
+		);
+		expect(lua(`const ttl = module.get_option_period?.("invite_expiry", "1 week") ?? 604800;`)).toContain('____opt_0(module, "invite_expiry", "1 week")');
+		expect(lua(`if (module.may && module.may(":create", "alice@example.com")) { module.log("info", "ok"); }`)).toBe(
+			['if module.may and module:may(":create", "alice@example.com") then', '    module:log("info", "ok")', "end"].join("\n"),
+		);
+	});
+
+	test("get_option_enum() returns whatever is configured, so it must be narrowed", () => {
+		expect(errors(`if (module.get_option_enum) { const mode: "a" | "b" = module.get_option_enum("mode", "a", "b"); }`)).toEqual([
+			expect.stringMatching(/^TS2322: Type 'unknown' is not assignable to type '"a" \| "b"'/),
+		]);
+	});
+
+	test("get_option_set() returns a util.set: contains() and items() are methods", () => {
+		expect(lua(`const s = module.get_option_set("admins", []); if (s?.contains("a@b")) { for (const item of s.items()) { print(item); } }`)).toBe(
+			[
+				'local s = module:get_option_set("admins", {})',
+				'if s and s:contains("a@b") then',
+				"    for item in s:items() do",
+				"        print(item)",
+				"    end",
+				"end",
+			].join("\n"),
+		);
+	});
+
+	test("send_iq() returns a util.promise chained with :next()", () => {
+		expect(lua(`module.send_iq(st.iq({ type: "get", id: "v1", to: "example.com" })).next((event) => { print(event.stanza.name); }, (err) => { print(err); });`)).toBe(
+			[
+				'module:send_iq(st.iq({type = "get", id = "v1", to = "example.com"})):next(',
+				"    function(event)",
+				"        print(event.stanza.name)",
+				"    end,",
+				"    function(err)",
+				"        print(err)",
+				"    end",
+				")",
+			].join("\n"),
+		);
+	});
+
+	test("daily() takes a name or not; hook_tag() takes an xmlns or not", () => {
+		expect(lua(`module.daily("cleanup", (task, now) => { print(task.name, now); }); module.hourly(() => {});`)).toBe(
+			['module:daily(', '    "cleanup",', "    function(task, now)", "        print(task.name, now)", "    end", ")", "module:hourly(function()", "end)"].join("\n"),
+		);
+		expect(lua(`module.hook_tag("http://etherx.jabber.org/streams", "features", (origin, stanza) => { origin.send(stanza); return true; }, 10);`)).toContain(
+			'module:hook_tag(\n    "http://etherx.jabber.org/streams",\n    "features",',
+		);
+		expect(errors(`module.hook_tag("features", () => true, 10);`)).toHaveLength(1);
+	});
+
+	test("measure() returns a function; metric() a family whose metrics have methods", () => {
+		expect(lua(`const count = module.measure("invites", "rate"); count(); const m = module.metric("counter", "invites", "", "Invites", ["type"]); m.with_labels("account").add(1);`)).toBe(
+			[
+				'local count = module:measure("invites", "rate")',
+				"count()",
+				"local m = module:metric(",
+				'    "counter",',
+				'    "invites",',
+				'    "",',
+				'    "Invites",',
+				'    {"type"}',
+				")",
+				'm:with_labels("account"):add(1)',
+			].join("\n"),
+		);
+		expect(errors(`module.metric("counter", "x", "", "d", []).with_labels().sample(1);`)).toHaveLength(1);
+	});
+
+	test("a soft dependency (13) returns the environment or nil and why", () => {
+		expect(lua(`const [groups, err] = module.depends("groups_internal", true); if (!groups) { module.log("debug", "no groups: %s", err); }`)).toBe(
+			['local groups, err = module:depends("groups_internal", true)', "if not groups then", '    module:log("debug", "no groups: %s", err)', "end"].join("\n"),
+		);
+	});
+
+	test("events objects: hook_object_event()/hook_global() are methods, util.events' functions are plain", () => {
+		expect(
+			lua(`module.hook_object_event(prosody.events, "server-started", () => { prosody.events.fire_event("x"); }); module.hook_global<{ host: string }>("host-activated", (event) => { print(event.host); });`),
+		).toBe(
+			[
+				"module:hook_object_event(",
+				"    prosody.events,",
+				'    "server-started",',
+				"    function()",
+				'        prosody.events.fire_event("x")',
+				"    end",
+				")",
+				"module:hook_global(",
+				'    "host-activated",',
+				"    function(event)",
+				"        print(event.host)",
+				"    end",
+				")",
+			].join("\n"),
+		);
+	});
+
+	test("get_status() returns three values; set_status() takes a known status type", () => {
+		expect(lua(`const [kind, message] = module.get_status(); module.set_status("warn", "degraded");`)).toBe(
+			['local kind, message = module:get_status()', 'module:set_status("warn", "degraded")'].join("\n"),
+		);
+		expect(errors(`module.set_status("debug", "x");`)).toHaveLength(1);
+	});
+});
+
 describe("util.stanza", () => {
 	test("builders are functions, stanza methods are methods", () => {
 		expect(lua(`const s = st.iq({ type: "set", id: "1" }).tag("preauth", { xmlns: "urn:xmpp:pars:0", token: "t" }).up(); s.get_child("preauth", "urn:xmpp:pars:0");`)).toBe(
@@ -131,6 +251,16 @@ describe("mod_invites", () => {
 	test("a validated invite is used with a method call", () => {
 		expect(lua(`declare const invites: P.ModInvites; const [invite] = invites.get("t"); if (invite) { invite.use(); }`)).toBe(
 			['local invite = invites.get("t")', "if invite then", "    invite:use()", "end"].join("\n"),
+		);
+	});
+
+	test("pending_account_invites() returns Lua's three-value iterator: for-of becomes a generic for", () => {
+		expect(lua(`declare const invites: P.ModInvites; for (const [token, invite] of invites.pending_account_invites()) { print(token, invite.expires); }`)).toBe(
+			["for token, invite in invites.pending_account_invites() do", "    print(token, invite.expires)", "end"].join("\n"),
+		);
+		// The three values themselves: iterator function, state (the invites by token), initial key.
+		expect(lua(`declare const invites: P.ModInvites; const [next_invite, state, first] = invites.pending_account_invites(); const [token] = next_invite(state, first);`)).toBe(
+			["local next_invite, state, first = invites.pending_account_invites()", "local token = next_invite(state, first)"].join("\n"),
 		);
 	});
 

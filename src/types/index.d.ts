@@ -8,5 +8,7 @@ export type * from "./prosody";
 export type * from "./rostermanager";
 export type * from "./session";
 export type * from "./stanza";
+export type * from "./statsmanager";
 export type * from "./storage";
 export type * from "./usermanager";
+export type * from "./util";

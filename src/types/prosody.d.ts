@@ -4,12 +4,15 @@
  */
 import type { BareSession, HostSession, Session } from "./session";
 import type { Stanza } from "./stanza";
+import type { EventsObject } from "./util";
 
 export interface ProsodyGlobal {
 	/** "prosody" in the server, "prosodyctl" under prosodyctl. */
 	readonly process_type?: string;
 	readonly version?: string;
 	readonly hosts: LuaTable<string, HostSession>;
+	/** Global events (what `module:hook_global` hooks). */
+	readonly events: EventsObject;
 	/** Local users with at least one session, by bare JID. */
 	readonly bare_sessions: LuaTable<string, BareSession>;
 	readonly full_sessions: LuaTable<string, Session>;

@@ -6,6 +6,7 @@ import type { Roster } from "./rostermanager";
 import type { Stanza } from "./stanza";
 import type { ValidInvite } from "./mod_invites";
 import type { LogLevel } from "./moduleapi";
+import type { EventsObject } from "./util";
 
 /** c2s_unauthed → (SASL) → c2s_unbound → (bind) → c2s. */
 export type SessionType =
@@ -53,6 +54,8 @@ export interface HostSession {
 	readonly host: string;
 	/** Local users with at least one session, by username. */
 	readonly sessions: LuaTable<string, BareSession>;
+	/** The host's events (what `module:hook` hooks). */
+	readonly events: EventsObject;
 	send(this: void, stanza: Stanza): void;
 }
 
