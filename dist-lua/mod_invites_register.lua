@@ -177,8 +177,13 @@ local claims = {}
 -- of at most USED_GENERATION tokens each: memory stays bounded, and no key
 -- is ever deleted from a full table (Lua does not reuse the slot of a
 -- deleted key, so a table kept at a fixed size by deleting one key per
--- insert is rebuilt on every insert).
-local USED_GENERATION = 4096
+-- insert is rebuilt on every insert). USED_GENERATION is read once, at
+-- load, from `invites_register_used_tokens_generation` (a positive integer,
+-- default 4096; anything else means the default). The option exists for
+-- tests (a small generation reaches the turnover in a few registrations)
+-- and for tuning memory; it is not meant for everyday configuration.
+local configured_generation = module:get_option_number("invites_register_used_tokens_generation", 4096)
+local USED_GENERATION = configured_generation ~= nil and configured_generation >= 1 and math.floor(configured_generation) == configured_generation and configured_generation or 4096
 local used_now = {}
 local used_before = {}
 local used_now_count = 0
@@ -331,11 +336,13 @@ local function spend(budgets, key, max)
 	end
 	budget.bucket:poll(1)
 end
---- Before a <preauth/> token is looked up: "check" it, "refuse" it unchecked, or also "close" the session.
-function ____exports.preauth_limit(session)
+--- Before a <preauth/> token is looked up: "check" it, "refuse" it
+-- unchecked, or also "close" the session. `pending`: the token is known to
+-- be a pending invite's.
+function ____exports.preauth_limit(session, pending)
 	local failed = session.invites_register_failed_tokens or 0
 	local ip = session.ip
-	if failed < session_failures and (ip == nil or has_budget(by_ip, ip, "address")) then
+	if pending or failed < session_failures and (ip == nil or has_budget(by_ip, ip, "address")) then
 		return "check"
 	end
 	session.invites_register_failed_tokens = failed + 1
@@ -361,80 +368,6 @@ function ____exports.subscription_failed(sender, domain)
 	if domain ~= nil then
 		spend(by_domain, domain, domain_failures)
 	end
-end
-return ____exports
- end,
-["preauth"] = function(...)
-local ____exports = {}
-local ____invite_claims = require("invite_claims")
-local release_other_claims = ____invite_claims.release_other_claims
-local ____invites = require("invites")
-local get_account_invite = ____invites.get_account_invite
-local ____prosody_require = require("prosody_require")
-local st = ____prosody_require.st
-local ____tokens = require("tokens")
-local check_token = ____tokens.check_token
-local redact = ____tokens.redact
-local ____token_limits = require("token_limits")
-local preauth_failed = ____token_limits.preauth_failed
-local preauth_limit = ____token_limits.preauth_limit
-local function reply_invite_problem(origin, stanza, problem)
-	if problem == "internal-error" then
-		origin.send(st.error_reply(stanza, "wait", "internal-server-error", "The invite token could not be checked, please try again later"))
-	elseif problem == "token-expired" then
-		origin.send(st.error_reply(stanza, "cancel", "item-not-found", "The invite token has expired"))
-	else
-		origin.send(st.error_reply(stanza, "cancel", "item-not-found", "The invite token is invalid or has already been used"))
-	end
-end
---- Always handles the stanza (returns true): nobody else knows this payload.
-function ____exports.handle_preauth_iq(invites, event)
-	local ____event_0 = event
-	local origin = ____event_0.origin
-	local stanza = ____event_0.stanza
-	local iq_type = stanza.attr.type
-	if iq_type ~= "set" and iq_type ~= "get" then
-		return true
-	end
-	local token = stanza.tags[1].attr.token
-	local token_problem = check_token(token)
-	if token == nil or token_problem == "missing" then
-		origin.send(st.error_reply(stanza, "modify", "bad-request", "The invite token is missing"))
-		return true
-	end
-	if token_problem == "malformed" then
-		origin.send(st.error_reply(stanza, "modify", "bad-request", "The invite token is malformed"))
-		return true
-	end
-	if token_problem == "unknown" then
-		reply_invite_problem(origin, stanza, "token-invalid")
-		return true
-	end
-	local limit = preauth_limit(origin)
-	if limit ~= "check" then
-		origin.send(st.error_reply(stanza, "wait", "resource-constraint", "Too many invalid invite tokens, please check your invite and try again later"))
-		if limit == "close" then
-			origin:close({condition = "policy-violation", text = "Too many invalid invite tokens"})
-		end
-		return true
-	end
-	local invite, problem = get_account_invite(invites, token)
-	if invite == nil then
-		if problem ~= "internal-error" then
-			preauth_failed(origin)
-		end
-		reply_invite_problem(origin, stanza, problem)
-		return true
-	end
-	module:log(
-		"debug",
-		"Session presented valid invite %s",
-		redact(token)
-	)
-	release_other_claims(origin, token)
-	origin.validated_invite = invite
-	origin.send(st.reply(stanza))
-	return true
 end
 return ____exports
  end,
@@ -521,19 +454,34 @@ function ____exports.bound_username(record, host)
 end
 return ____exports
  end,
-["reservations"] = function(...)
+["pending_invites"] = function(...)
 local ____exports = {}
+local release_reservation, by_username, by_token
 local ____invite_records = require("invite_records")
 local bound_username = ____invite_records.bound_username
 local read_account_invite = ____invite_records.read_account_invite
 local read_all_account_invites = ____invite_records.read_all_account_invites
 local ____tokens = require("tokens")
 local redact = ____tokens.redact
+function release_reservation(token)
+	local username = by_token[token]
+	if username == nil then
+		return
+	end
+	by_token[token] = nil
+	local tokens = by_username[username]
+	if tokens ~= nil then
+		tokens[token] = nil
+		if (next(tokens)) == nil then
+			by_username[username] = nil
+		end
+	end
+end
 local refresh_interval = module:get_option_number("invite_reservation_refresh", 60) or 60
---- username → token → expiry, for the pending account invites bound to a username.
-local by_username = {}
---- token → username: the same reservations, by token.
-local by_token = {}
+by_username = {}
+by_token = {}
+--- token → expiry, for every pending invite that allows registration.
+local pending = {}
 --- When the reservations were last read from storage; nil until a read succeeds.
 local read_at
 --- The username a pending account invite reserves, or nil (open invites, resets, contact invites).
@@ -566,9 +514,11 @@ function ____exports.load_reservations()
 	end
 	by_username = {}
 	by_token = {}
+	pending = {}
 	local now = os.time()
 	for token, record in pairs(records) do
 		if type(record) == "table" and type(record.expires) == "number" and record.expires > now then
+			pending[token] = record.expires
 			local username = reserved_username(record, module.host)
 			if username ~= nil then
 				add(username, token, record.expires)
@@ -578,27 +528,21 @@ function ____exports.load_reservations()
 	read_at = now
 	return true
 end
---- invite-created: an invite made in this server reserves its username at once.
-function ____exports.reserve(record)
+--- invite-created: an invite made in this server is pending, and reserves its username, at once.
+function ____exports.add_pending_invite(record)
+	if record.allow_registration ~= true or type(record.token) ~= "string" or type(record.expires) ~= "number" then
+		return
+	end
+	pending[record.token] = record.expires
 	local username = reserved_username(record, module.host)
-	if username ~= nil and type(record.token) == "string" and type(record.expires) == "number" then
+	if username ~= nil then
 		add(username, record.token, record.expires)
 	end
 end
---- The invite was used: its name is no longer reserved by it.
-function ____exports.release_reservation(token)
-	local username = by_token[token]
-	if username == nil then
-		return
-	end
-	by_token[token] = nil
-	local tokens = by_username[username]
-	if tokens ~= nil then
-		tokens[token] = nil
-		if (next(tokens)) == nil then
-			by_username[username] = nil
-		end
-	end
+--- The invite was used: it is no longer pending, and its name no longer reserved by it.
+function ____exports.forget_invite(token)
+	pending[token] = nil
+	release_reservation(token)
 end
 --- Re-reads the reservations once they are older than the refresh interval. False when storage failed.
 local function fresh()
@@ -611,6 +555,12 @@ end
 function ____exports.reserved_by_token(token)
 	fresh()
 	return by_token[token]
+end
+--- Whether `token` is, as far as is known without storage, a pending invite's (used or deleted ones may linger until the next read).
+function ____exports.is_pending_token(token)
+	fresh()
+	local expires = pending[token]
+	return expires ~= nil and expires > os.time()
 end
 --- Whether a pending invite was made for `username` ("reserved"), so that
 -- no other registration may take it; "unknown" when storage could not tell.
@@ -639,9 +589,88 @@ function ____exports.check_reservation(username)
 				return "unknown"
 			end
 		end
-		____exports.release_reservation(token)
+		release_reservation(token)
 	end
 	return "free"
+end
+return ____exports
+ end,
+["preauth"] = function(...)
+local ____exports = {}
+local ____invite_claims = require("invite_claims")
+local release_other_claims = ____invite_claims.release_other_claims
+local ____invites = require("invites")
+local get_account_invite = ____invites.get_account_invite
+local ____prosody_require = require("prosody_require")
+local st = ____prosody_require.st
+local ____tokens = require("tokens")
+local check_token = ____tokens.check_token
+local redact = ____tokens.redact
+local ____token_limits = require("token_limits")
+local preauth_failed = ____token_limits.preauth_failed
+local preauth_limit = ____token_limits.preauth_limit
+local ____pending_invites = require("pending_invites")
+local is_pending_token = ____pending_invites.is_pending_token
+local function reply_invite_problem(origin, stanza, problem)
+	if problem == "internal-error" then
+		origin.send(st.error_reply(stanza, "wait", "internal-server-error", "The invite token could not be checked, please try again later"))
+	elseif problem == "token-expired" then
+		origin.send(st.error_reply(stanza, "cancel", "item-not-found", "The invite token has expired"))
+	else
+		origin.send(st.error_reply(stanza, "cancel", "item-not-found", "The invite token is invalid or has already been used"))
+	end
+end
+--- Always handles the stanza (returns true): nobody else knows this payload.
+function ____exports.handle_preauth_iq(invites, event)
+	local ____event_0 = event
+	local origin = ____event_0.origin
+	local stanza = ____event_0.stanza
+	local iq_type = stanza.attr.type
+	if iq_type ~= "set" and iq_type ~= "get" then
+		return true
+	end
+	local token = stanza.tags[1].attr.token
+	local token_problem = check_token(token)
+	if token == nil or token_problem == "missing" then
+		origin.send(st.error_reply(stanza, "modify", "bad-request", "The invite token is missing"))
+		return true
+	end
+	if token_problem == "malformed" then
+		origin.send(st.error_reply(stanza, "modify", "bad-request", "The invite token is malformed"))
+		return true
+	end
+	if token_problem == "unknown" then
+		reply_invite_problem(origin, stanza, "token-invalid")
+		return true
+	end
+	local limit = preauth_limit(
+		origin,
+		is_pending_token(token)
+	)
+	if limit ~= "check" then
+		origin.send(st.error_reply(stanza, "wait", "resource-constraint", "Too many invalid invite tokens, please check your invite and try again later"))
+		if limit == "close" then
+			origin:close({condition = "policy-violation", text = "Too many invalid invite tokens"})
+		end
+		return true
+	end
+	local invite, problem = get_account_invite(invites, token)
+	if invite == nil then
+		if problem ~= "internal-error" then
+			preauth_failed(origin)
+		end
+		reply_invite_problem(origin, stanza, problem)
+		return true
+	end
+	module:log(
+		"debug",
+		"Session presented valid invite %s",
+		redact(token)
+	)
+	release_other_claims(origin, token)
+	origin.validated_invite = invite
+	origin.send(st.reply(stanza))
+	return true
 end
 return ____exports
  end,
@@ -1023,9 +1052,9 @@ local bound_username = ____invite_records.bound_username
 local read_account_invite = ____invite_records.read_account_invite
 local ____prosody_require = require("prosody_require")
 local usermanager = ____prosody_require.usermanager
-local ____reservations = require("reservations")
-local check_reservation = ____reservations.check_reservation
-local release_reservation = ____reservations.release_reservation
+local ____pending_invites = require("pending_invites")
+local check_reservation = ____pending_invites.check_reservation
+local forget_invite = ____pending_invites.forget_invite
 local ____roles = require("roles")
 local apply_invite_roles = ____roles.apply_invite_roles
 local ____groups = require("groups")
@@ -1155,7 +1184,7 @@ function ____exports.complete_registration(event)
 	local username = event.username
 	local host = module.host
 	consume_invite(invite)
-	release_reservation(invite.token)
+	forget_invite(invite.token)
 	local inviter = invite.inviter
 	if inviter ~= nil then
 		local ok, err = pcall(subscribe_both, host, inviter, username)
@@ -1197,8 +1226,8 @@ return ____exports
 local ____exports = {}
 local ____prosody_require = require("prosody_require")
 local st = ____prosody_require.st
-local ____reservations = require("reservations")
-local reserved_by_token = ____reservations.reserved_by_token
+local ____pending_invites = require("pending_invites")
+local reserved_by_token = ____pending_invites.reserved_by_token
 local ____invite_records = require("invite_records")
 local normalise_username = ____invite_records.normalise_username
 --- The username the session's invite is bound to, as far as is known without reading storage.
@@ -1293,9 +1322,9 @@ local refuse_with = ____registration.refuse_with
 local UNINVITED = ____registration.UNINVITED
 local ____registration_form = require("registration_form")
 local prefill_registration_form = ____registration_form.prefill_registration_form
-local ____reservations = require("reservations")
-local load_reservations = ____reservations.load_reservations
-local reserve = ____reservations.reserve
+local ____pending_invites = require("pending_invites")
+local add_pending_invite = ____pending_invites.add_pending_invite
+local load_reservations = ____pending_invites.load_reservations
 local ____roster_subscriptions = require("roster_subscriptions")
 local approve_preauth_subscription = ____roster_subscriptions.approve_preauth_subscription
 local ____temp_0 = module:get_option_boolean(
@@ -1322,9 +1351,9 @@ end
 module:hook(
 	"invite-created",
 	function(invite)
-		local ok, err = pcall(reserve, invite)
+		local ok, err = pcall(add_pending_invite, invite)
 		if not ok then
-			module:log("error", "Could not record the username reserved by a new invite: %s", err)
+			module:log("error", "Could not record a new invite: %s", err)
 		end
 	end
 )

@@ -37,9 +37,17 @@ const claims = new LuaTable<string, Claim>();
  * of at most USED_GENERATION tokens each: memory stays bounded, and no key
  * is ever deleted from a full table (Lua does not reuse the slot of a
  * deleted key, so a table kept at a fixed size by deleting one key per
- * insert is rebuilt on every insert).
+ * insert is rebuilt on every insert). USED_GENERATION is read once, at
+ * load, from `invites_register_used_tokens_generation` (a positive integer,
+ * default 4096; anything else means the default). The option exists for
+ * tests (a small generation reaches the turnover in a few registrations)
+ * and for tuning memory; it is not meant for everyday configuration.
  */
-const USED_GENERATION = 4096;
+const configured_generation = module.get_option_number("invites_register_used_tokens_generation", 4096);
+const USED_GENERATION =
+	configured_generation !== undefined && configured_generation >= 1 && Math.floor(configured_generation) === configured_generation
+		? configured_generation
+		: 4096;
 let used_now = new LuaTable<string, true>();
 let used_before = new LuaTable<string, true>();
 let used_now_count = 0;

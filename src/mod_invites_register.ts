@@ -15,7 +15,7 @@ import { handle_preauth_iq } from "./preauth";
 import { st } from "./prosody_require";
 import { check_registration, complete_password_reset, complete_registration, presented_invite, refuse_with, UNINVITED } from "./registration";
 import { prefill_registration_form } from "./registration_form";
-import { load_reservations, reserve } from "./reservations";
+import { add_pending_invite, load_reservations } from "./pending_invites";
 import { approve_preauth_subscription } from "./roster_subscriptions";
 import type { ModInvites } from "./types/mod_invites";
 
@@ -36,11 +36,11 @@ if (prosody.process_type === "prosody") {
 	pcall(load_reservations);
 }
 
-// A new invite reserves its username at once.
+// A new invite is pending, and reserves its username, at once.
 module.hook("invite-created", (invite) => {
-	const [ok, err] = pcall(reserve, invite);
+	const [ok, err] = pcall(add_pending_invite, invite);
 	if (!ok) {
-		module.log("error", "Could not record the username reserved by a new invite: %s", err);
+		module.log("error", "Could not record a new invite: %s", err);
 	}
 });
 

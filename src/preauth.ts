@@ -14,6 +14,7 @@ import { get_account_invite, type InviteProblem } from "./invites";
 import { st } from "./prosody_require";
 import { check_token, redact } from "./tokens";
 import { preauth_failed, preauth_limit } from "./token_limits";
+import { is_pending_token } from "./pending_invites";
 import type { SessionStanzaEvent } from "./types/events";
 import type { ModInvites } from "./types/mod_invites";
 import type { Session } from "./types/session";
@@ -56,7 +57,7 @@ export function handle_preauth_iq(invites: ModInvites | undefined, event: Sessio
 	}
 
 	// Each lookup reads storage: a client that keeps presenting invalid tokens is stopped.
-	const limit = preauth_limit(origin);
+	const limit = preauth_limit(origin, is_pending_token(token));
 	if (limit !== "check") {
 		origin.send(st.error_reply(stanza, "wait", "resource-constraint", "Too many invalid invite tokens, please check your invite and try again later"));
 		if (limit === "close") {

@@ -6,7 +6,7 @@ import { claim_invite, consume_invite, was_used } from "./invite_claims";
 import type { InviteProblem } from "./invites";
 import { bound_username, read_account_invite } from "./invite_records";
 import { usermanager } from "./prosody_require";
-import { check_reservation, release_reservation } from "./reservations";
+import { check_reservation, forget_invite } from "./pending_invites";
 import { apply_invite_roles } from "./roles";
 import { add_to_invite_groups } from "./groups";
 import { subscribe_both } from "./roster_subscriptions";
@@ -155,7 +155,7 @@ export function complete_registration(event: UserRegisteredEvent): void {
 	const username = event.username;
 	const host = module.host;
 	consume_invite(invite);
-	release_reservation(invite.token);
+	forget_invite(invite.token);
 
 	const inviter = invite.inviter;
 	if (inviter !== undefined) {

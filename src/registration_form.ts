@@ -10,7 +10,7 @@
  * field. Fields added by other modules are kept.
  */
 import { st } from "./prosody_require";
-import { reserved_by_token } from "./reservations";
+import { reserved_by_token } from "./pending_invites";
 import { normalise_username } from "./invite_records";
 import type { SessionStanzaEvent } from "./types/events";
 import type { ValidInvite } from "./types/mod_invites";

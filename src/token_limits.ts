@@ -3,8 +3,9 @@
  * (with file storage, a parse of every pending invite), so a client that
  * has not signed in, or a remote sender, must not be able to make the
  * server check made-up tokens without end. Only tokens that turned out
- * invalid count, the limits are checked before the lookup, and a valid
- * token is never slowed:
+ * invalid count, the limits are checked before the lookup, and a token
+ * known to be pending (pending_invites.ts) is checked whatever the budgets
+ * say, so an invitee is not locked out by an attacker on the same address:
  *  - per session: after `invite_token_session_failures` invalid tokens,
  *    further <preauth/>s are refused without lookup; a session that goes on
  *    as many times more is closed (policy-violation);
@@ -71,11 +72,15 @@ function spend(budgets: Cache<string, Budget>, key: string, max: number): void {
 
 export type PreauthLimit = "check" | "refuse" | "close";
 
-/** Before a <preauth/> token is looked up: "check" it, "refuse" it unchecked, or also "close" the session. */
-export function preauth_limit(session: Session): PreauthLimit {
+/**
+ * Before a <preauth/> token is looked up: "check" it, "refuse" it
+ * unchecked, or also "close" the session. `pending`: the token is known to
+ * be a pending invite's.
+ */
+export function preauth_limit(session: Session, pending: boolean): PreauthLimit {
 	const failed = session.invites_register_failed_tokens ?? 0;
 	const ip = session.ip;
-	if (failed < session_failures && (ip === undefined || has_budget(by_ip, ip, "address"))) {
+	if (pending || (failed < session_failures && (ip === undefined || has_budget(by_ip, ip, "address")))) {
 		return "check";
 	}
 	session.invites_register_failed_tokens = failed + 1;

@@ -13,13 +13,15 @@ describe.each(serverMatrix)("limits on invalid invite tokens on Prosody %s with 
 	const server = useServer({ version, storage, config: { invite_token_address_failures: 8 } });
 	const { open } = useConnections(server);
 
-	test("a session is refused after 5 invalid tokens and closed if it goes on; a fresh connection registers", async () => {
+	test("a session is refused after 5 invalid tokens and closed if it goes on; its invitee's token is still checked", async () => {
 		const invite = await server().createAccountInvite();
 		const client = await open();
 		for (let i = 0; i < 5; i++) expect(stanzaError(await client.preauth(madeUp()))?.condition).toBe("item-not-found");
-		expect(stanzaError(await client.preauth(invite.token))).toEqual(LIMITED);
+		expect(stanzaError(await client.preauth(madeUp()))).toEqual(LIMITED);
+		// A pending invite's token is checked whatever the budget: a mistyping invitee is not locked out.
+		expect((await client.preauth(invite.token)).attrs.type).toBe("result");
 		for (let i = 0; i < 3; i++) expect(stanzaError(await client.preauth(madeUp()))).toEqual(LIMITED);
-		void client.preauth(madeUp()).catch(() => undefined); // the 10th attempt: answered, then the stream is closed
+		void client.preauth(madeUp()).catch(() => undefined); // the 5th refusal: answered, then the stream is closed
 		expect(await client.streamError()).toBe("policy-violation");
 
 		const fresh = await open();
@@ -29,7 +31,7 @@ describe.each(serverMatrix)("limits on invalid invite tokens on Prosody %s with 
 		expect(await server().userExists(name)).toBe(true);
 	});
 
-	test("an address that spent its budget across connections is refused on a new one", async () => {
+	test("an address that spent its budget across connections is refused made-up tokens on a new one, not a pending invite", async () => {
 		const invite = await server().createAccountInvite();
 		// One invalid token per connection, until the address (8 per minute) is out of budget.
 		let failures = 0;
@@ -40,7 +42,10 @@ describe.each(serverMatrix)("limits on invalid invite tokens on Prosody %s with 
 			if (!limited) failures += 1;
 		}
 		expect(limited).toBe(true);
-		expect(stanzaError(await (await open()).preauth(invite.token))).toEqual(LIMITED);
+		expect(stanzaError(await (await open()).preauth(madeUp()))).toEqual(LIMITED);
+		const invitee = await open();
+		expect((await invitee.preauth(invite.token)).attrs.type).toBe("result");
+		expect((await invitee.register(uniqueName("neighbour"), "pw")).attrs.type).toBe("result");
 		expect(server().log()).toContain("Too many invalid invite tokens from address 127.0.0.1");
 		expect(server().log()).not.toContain(invite.token);
 	});

@@ -126,7 +126,7 @@ export class ProsodySim {
 		createElsewhere: (username: string, ttl = 3600): Invite =>
 			this.created(this.call(`
 				local username, ttl = ...;
-				local token = ("elsewhere%016d"):format(sim.random(1, 2147483646));
+				local token = ("Elsewhere%015d"):format(sim.random(1, 2147483646)); -- 24 characters, as mod_invites makes them
 				local invite = {
 					type = "register", jid = username .. "@" .. sim.host, token = token, allow_registration = true,
 					uri = "xmpp:" .. username .. "@" .. sim.host .. "?register;preauth=" .. token,

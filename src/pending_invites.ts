@@ -1,17 +1,22 @@
 /**
- * Usernames reserved for invitees (XEP-0445 §5): while an account invite
- * made for a username is pending (not used, not expired, not deleted), only
- * that invite may register the name.
+ * The pending invites that allow registration, in memory:
+ *  - the usernames they reserve (XEP-0445 §5): while an account invite made
+ *    for a username is pending (not used, not expired, not deleted), only
+ *    that invite may register the name;
+ *  - their tokens, so that a token known to be pending is checked even
+ *    when its session or address has spent its budget of invalid tokens
+ *    (token_limits.ts): an attacker on the same address never locks out
+ *    an invitee.
  *
- * Registration must not read every pending invite, so the reservations are
- * kept in memory: read from storage when the module loads, and again when
- * they are older than `invite_reservation_refresh` seconds at the next
- * registration (that is how invites written by another process, such as
- * prosodyctl, are seen); kept current by mod_invites' invite-created event
- * and by the invites registrations use. A reservation found is confirmed
- * against storage before a registration is refused, so a deleted invite
- * frees its name. A store that cannot be read reserves every name (the
- * registration is refused as a temporary failure), never none.
+ * Registration must not read every pending invite, so they are read from
+ * storage when the module loads, and again when older than
+ * `invite_reservation_refresh` seconds at the next use (that is how
+ * invites written by another process, such as prosodyctl, are seen); kept
+ * current by mod_invites' invite-created event and by the invites
+ * registrations use. A reservation found is confirmed against storage
+ * before a registration is refused, so a deleted invite frees its name. A
+ * store that cannot be read reserves every name (the registration is
+ * refused as a temporary failure), never none.
  */
 import { bound_username, read_account_invite, read_all_account_invites } from "./invite_records";
 import { redact } from "./tokens";
@@ -23,6 +28,8 @@ const refresh_interval = module.get_option_number("invite_reservation_refresh", 
 let by_username = new LuaTable<string, LuaTable<string, number>>();
 /** token → username: the same reservations, by token. */
 let by_token = new LuaTable<string, string>();
+/** token → expiry, for every pending invite that allows registration. */
+let pending = new LuaTable<string, number>();
 /** When the reservations were last read from storage; nil until a read succeeds. */
 let read_at: number | undefined;
 
@@ -53,9 +60,11 @@ export function load_reservations(): boolean {
 	}
 	by_username = new LuaTable();
 	by_token = new LuaTable();
+	pending = new LuaTable();
 	const now = os.time();
 	for (const [token, record] of records) {
 		if (type(record) === "table" && type(record.expires) === "number" && record.expires > now) {
+			pending.set(token, record.expires);
 			const username = reserved_username(record, module.host);
 			if (username !== undefined) {
 				add(username, token, record.expires);
@@ -66,16 +75,25 @@ export function load_reservations(): boolean {
 	return true;
 }
 
-/** invite-created: an invite made in this server reserves its username at once. */
-export function reserve(record: InviteRecord): void {
+/** invite-created: an invite made in this server is pending, and reserves its username, at once. */
+export function add_pending_invite(record: InviteRecord): void {
+	if (record.allow_registration !== true || type(record.token) !== "string" || type(record.expires) !== "number") {
+		return; // a contact invite without registration is not in the host store
+	}
+	pending.set(record.token, record.expires);
 	const username = reserved_username(record, module.host);
-	if (username !== undefined && type(record.token) === "string" && type(record.expires) === "number") {
+	if (username !== undefined) {
 		add(username, record.token, record.expires);
 	}
 }
 
-/** The invite was used: its name is no longer reserved by it. */
-export function release_reservation(token: string): void {
+/** The invite was used: it is no longer pending, and its name no longer reserved by it. */
+export function forget_invite(token: string): void {
+	pending.delete(token);
+	release_reservation(token);
+}
+
+function release_reservation(token: string): void {
 	const username = by_token.get(token);
 	if (username === undefined) {
 		return;
@@ -102,6 +120,13 @@ function fresh(): boolean {
 export function reserved_by_token(token: string): string | undefined {
 	fresh();
 	return by_token.get(token);
+}
+
+/** Whether `token` is, as far as is known without storage, a pending invite's (used or deleted ones may linger until the next read). */
+export function is_pending_token(token: string): boolean {
+	fresh();
+	const expires = pending.get(token);
+	return expires !== undefined && expires > os.time();
 }
 
 export type Reservation = "free" | "reserved" | "unknown";
