@@ -80,7 +80,7 @@ async function startServer(options: E2EOptions, module: Variant, storage: Storag
  * URI, written with one keyval set of the whole store: creating them one by
  * one would rewrite the whole file store per invite.
  */
-async function fillInviteStore(server: ProsodyServer, pending: number, use: number): Promise<string[]> {
+export async function fillInviteStore(server: ProsodyServer, pending: number, use: number): Promise<string[]> {
 	return server.lua<string[]>(`(function ()
 		local created = assert(host.modules.invites.create_account());
 		local store = require "core.storagemanager".open(${JSON.stringify(server.domain)}, "invite_token", "keyval");

@@ -10,7 +10,10 @@
  *   2. file size and load time;
  *   3. invited registrations on a real Prosody 0.12, with file and SQLite
  *      storage, at each store size: registrations per second and server
- *      CPU per registration, ours / baseline / stock.
+ *      CPU per registration, ours / baseline / stock;
+ *   4. abuse (bench/abuse.ts): a flood of made-up <preauth/> tokens on real
+ *      Prosody 0.12 and 13 while legitimate clients register: server CPU,
+ *      registration latency and outcome, how the IQs were answered, ours / stock.
  *
  * Prints the tables with the machine and versions, and writes
  * bench/results/latest.json.
@@ -31,14 +34,22 @@
  *   --e2e-rounds N       end to end: runs per module, storage and store size [5]
  *   --baseline REV       end to end: the baseline is `git show REV:dist-lua/mod_invites_register.lua`,
  *                        run from a temporary plugin folder ["none": no baseline] [7d065e7]
+ *   --skip-abuse         no abuse measurements
+ *   --abuse-only         only the abuse measurements (no hooks, size/load or end to end)
+ *   --abuse-iqs N        abuse: <preauth/> IQs the attacker sends at most [2000]
+ *   --abuse-pending N    abuse: pending account invites in the (file) store [1000]
+ *   --abuse-window N     abuse: the attacker's IQs in flight per connection [50]
+ *   --abuse-seconds N    abuse: the flood's time bound [60]
+ *   --abuse-versions L   abuse: Prosody versions, 0.12 and/or 13 [0.12,13]
  */
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { builtModuleDir, prosodySource, repoRoot } from "../spec/support/prosody_sources.js";
+import { builtModuleDir, prosodySource, repoRoot, type ProsodyVersion } from "../spec/support/prosody_sources.js";
 import { extractBaseline, runE2E, type E2ERound, type Variant } from "./e2e.js";
+import { ABUSE_LIMITS, ABUSE_TARGETS, abuseReport, runAbuse, type AbuseRun } from "./abuse.js";
 
 const { values } = parseArgs({
 	options: {
@@ -51,8 +62,30 @@ const { values } = parseArgs({
 		storages: { type: "string", default: "internal,sqlite" },
 		pending: { type: "string", default: "300,3000" },
 		baseline: { type: "string", default: "7d065e7" },
+		"skip-abuse": { type: "boolean", default: false },
+		"abuse-only": { type: "boolean", default: false },
+		"abuse-iqs": { type: "string", default: "2000" },
+		"abuse-pending": { type: "string", default: "1000" },
+		"abuse-window": { type: "string", default: "50" },
+		"abuse-seconds": { type: "string", default: "60" },
+		"abuse-versions": { type: "string", default: "0.12,13" },
 	},
 });
+const abuseOnly = values["abuse-only"];
+if (abuseOnly && values["skip-abuse"]) throw new Error("--abuse-only and --skip-abuse: nothing left to run");
+const abuseSettings = {
+	iqs: Number(values["abuse-iqs"]),
+	pending: Number(values["abuse-pending"]),
+	window: Number(values["abuse-window"]),
+	seconds: Number(values["abuse-seconds"]),
+	versions: values["abuse-versions"].split(",") as ProsodyVersion[],
+};
+for (const [name, value] of Object.entries({ "abuse-iqs": abuseSettings.iqs, "abuse-pending": abuseSettings.pending, "abuse-window": abuseSettings.window, "abuse-seconds": abuseSettings.seconds })) {
+	if (!Number.isInteger(value) || value < 1) throw new Error(`--${name}: a positive whole number, not ${value}`);
+}
+for (const version of abuseSettings.versions) {
+	if (version !== "0.12" && version !== "13") throw new Error(`--abuse-versions: 0.12 and/or 13, not ${version}`);
+}
 const rounds = Number(values.rounds);
 const registrations = Number(values.registrations);
 const concurrency = Number(values.concurrency);
@@ -62,7 +95,7 @@ const storageList = values.storages.split(",") as ("internal" | "sqlite")[];
 for (const [name, value] of Object.entries({ rounds, registrations, concurrency, "e2e-rounds": e2eRounds })) {
 	if (!Number.isInteger(value) || value < 1) throw new Error(`--${name}: a positive whole number, not ${value}`);
 }
-for (const n of values["skip-e2e"] ? [] : pendingCounts) {
+for (const n of values["skip-e2e"] || abuseOnly ? [] : pendingCounts) {
 	if (!Number.isInteger(n) || n < registrations) throw new Error(`--pending: whole numbers, each at least --registrations (${registrations}); got ${values.pending}`);
 }
 for (const storage of storageList) {
@@ -145,7 +178,7 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 const info = machine();
 log(`bench: ${info.cpu}, ${info.cores} cores; hook rounds ${rounds}`);
 const hookRuns: HookRun[] = [];
-const hookRunsToDo = values["skip-hooks"] ? [] : ([["lua5.4", "0.12"], ["luajit", "0.12"], ["lua5.4", "13"]] as const);
+const hookRunsToDo = values["skip-hooks"] || abuseOnly ? [] : ([["lua5.4", "0.12"], ["luajit", "0.12"], ["lua5.4", "13"]] as const);
 for (const [interpreter, version] of hookRunsToDo) {
 	log(`  hooks: ${interpreter}, Prosody ${version}`);
 	hookRuns.push(runHooks(interpreter, version));
@@ -153,7 +186,7 @@ for (const [interpreter, version] of hookRunsToDo) {
 
 let e2e: E2ERound[] = [];
 let baseline: { rev: string; commit: string; bytes: number } | undefined;
-if (!values["skip-e2e"]) {
+if (!values["skip-e2e"] && !abuseOnly) {
 	const extracted = values.baseline === "none" ? undefined : extractBaseline(values.baseline);
 	if (extracted) baseline = { rev: values.baseline, commit: extracted.commit, bytes: extracted.bytes };
 	log(
@@ -165,6 +198,15 @@ if (!values["skip-e2e"]) {
 	} finally {
 		extracted?.remove();
 	}
+}
+
+let abuse: AbuseRun[] = [];
+if (!values["skip-abuse"]) {
+	log(
+		`  abuse: Prosody ${abuseSettings.versions.join(" and ")}, file storage, ${abuseSettings.pending} pending invites, ` +
+			`${abuseSettings.iqs} made-up tokens, ${abuseSettings.window} in flight, at most ${abuseSettings.seconds} s per flood`,
+	);
+	abuse = await runAbuse(abuseSettings, log);
 }
 
 const out: string[] = [];
@@ -349,10 +391,15 @@ if (e2e.length > 0) {
 	out.push("The clients run on the same machine, so registrations per second also measure them; the server's own CPU time (from /proc) does not.");
 }
 
+if (abuse.length > 0) {
+	if (out[out.length - 1] !== "") out.push("");
+	out.push(...abuseReport(abuse, table));
+}
+
 console.log(out.join("\n"));
 
 const resultsDir = path.join(repoRoot, "bench/results");
 mkdirSync(resultsDir, { recursive: true });
 const file = path.join(resultsDir, "latest.json");
-writeFileSync(file, JSON.stringify({ machine: info, targets: TARGETS, settings: { rounds, registrations, concurrency, e2e_rounds: e2eRounds, storages: storageList, pending: pendingCounts, baseline: baseline ?? null }, hooks: hookRuns, e2e: { runs: e2e, summary: e2eSummary } }, null, "\t") + "\n");
+writeFileSync(file, JSON.stringify({ machine: info, targets: TARGETS, settings: { rounds, registrations, concurrency, e2e_rounds: e2eRounds, storages: storageList, pending: pendingCounts, baseline: baseline ?? null }, hooks: hookRuns, e2e: { runs: e2e, summary: e2eSummary }, abuse: { settings: { ...abuseSettings, limits: ABUSE_LIMITS }, targets: ABUSE_TARGETS, runs: abuse } }, null, "\t") + "\n");
 log(`\nResults: ${path.relative(process.cwd(), file)}`);

@@ -1,0 +1,635 @@
+/**
+ * Abuse: what a flood of made-up invite tokens costs a real Prosody, and
+ * what a legitimate user registering at the same time sees; our module
+ * against the stock one (issue "resist abuse", point 5).
+ *
+ * Each run starts a fresh server (file storage) with our module's limits at
+ * their defaults, written out in the config (the test harness otherwise
+ * raises the per-address budget for its shared 127.0.0.1), fills the invite
+ * store with `pending` account invites (bench/e2e.ts's bulk fill), measures
+ * the server's idle CPU, and then:
+ *
+ *  - an attacker (a raw XMPP client: TCP, STARTTLS, then nothing but
+ *    `<iq type='set'><preauth xmlns='urn:xmpp:pars:0' token='…'/></iq>`)
+ *    sends up to `iqs` IQs with made-up tokens of the right shape (24
+ *    base64url characters, as util.id.medium makes them), `window` in flight;
+ *  - legitimate clients (@xmpp/client, from 127.0.0.1) connect, present a
+ *    real invite each and register: "early" as soon as the attacker's first
+ *    IQs are written, "half-way" once half of the IQs are sent (or after the
+ *    flood, when it ended before that: the attacker was cut off).
+ *
+ * Attackers:
+ *  - "single": one connection. When the server closes it, the IQs not yet
+ *    sent are never sent.
+ *  - "reconnecting": opens a new connection whenever the server closed the
+ *    last one or refused its tokens (the first resource-constraint: it hangs
+ *    up at once, the IQs still in flight unanswered), until `iqs` IQs were
+ *    sent or `seconds` passed.
+ * The attacker connects from 127.0.0.1 (the legitimate client's address:
+ * they share the per-address budget) or from another loopback address
+ * (127.0.0.2: counted apart). Prosody listens on 127.0.0.1; Linux routes
+ * all of 127.0.0.0/8 to lo, so the attacker binds its socket's source.
+ *
+ * Measured: server CPU (user + system, /proc) from the attacker's first
+ * connection attempt to its last connection's end, minus the idle rate over
+ * that time; the legitimate registration's wall clock (connect → preauth →
+ * registered) and outcome; how the IQs were answered.
+ */
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { StringDecoder } from "node:string_decoder";
+import tls from "node:tls";
+import { Element } from "ltx";
+import SaxLtx from "ltx/src/parsers/ltx.js";
+import { ProsodyServer } from "../spec/support/prosody_server.js";
+import { builtModuleDir, prosodySource, repoRoot, type ProsodyVersion } from "../spec/support/prosody_sources.js";
+import { stanzaError } from "../spec/support/stanzas.js";
+import { Connection } from "../spec/support/xmpp_client.js";
+import { fillInviteStore } from "./e2e.js";
+
+export type AbuseModule = "built" | "stock";
+export type Attacker = "single" | "reconnecting";
+
+export interface AbuseVariant {
+	attacker: Attacker;
+	/** The attacker's source address (the legitimate client's is always 127.0.0.1). */
+	address: string;
+}
+
+/** The variants `npm run bench` runs, in this order. */
+export const abuseVariants: AbuseVariant[] = [
+	{ attacker: "single", address: "127.0.0.1" },
+	{ attacker: "reconnecting", address: "127.0.0.1" },
+	{ attacker: "reconnecting", address: "127.0.0.2" },
+];
+
+export interface AbuseOptions {
+	versions: ProsodyVersion[];
+	/** Pending account invites in the (file) store. */
+	pending: number;
+	/** IQs the attacker sends at most. */
+	iqs: number;
+	/** IQs in flight (sent, not answered) per attacker connection. */
+	window: number;
+	/** The reconnecting attacker stops after this many seconds (the single one too, as a bound). */
+	seconds: number;
+	variants?: AbuseVariant[];
+	/** Keep each server's data folder (config, log) and record it in the run: for looking into a run. */
+	keepData?: boolean;
+}
+
+/** The module's limits, at their defaults, written out (the harness raises the per-address budget otherwise). */
+export const ABUSE_LIMITS = { invite_token_session_failures: 5, invite_token_address_failures: 10, invite_token_failure_period: 60 };
+
+export const ABUSE_TARGETS = { flood_cpu_s: 2, registration_s: 3 };
+
+export interface FloodCounts {
+	/** Connections that reached the point of sending IQs (after STARTTLS). */
+	connections: number;
+	/** Connection attempts that failed before that (refused, reset, timed out). */
+	failed_connections: number;
+	sent: number;
+	/** Answers by error condition ("result" for a success, which a made-up token never is). */
+	answers: Record<string, number>;
+	/** Sent, but the connection closed (by the server, or the attacker hanging up) before an answer. */
+	unanswered: number;
+	/** Never sent: the flood ended (closed, out of time) first. */
+	not_sent: number;
+	/** Stream errors the server closed attacker connections with, by condition. */
+	stream_errors: Record<string, number>;
+	/** Connections the attacker hung up on after a refusal. */
+	hung_up: number;
+}
+
+export interface LegitResult {
+	outcome: "registered" | "refused" | "failed";
+	/** For a refusal: at which step, and the error's type/condition/text. */
+	step?: "preauth" | "register";
+	error?: { type?: string; condition?: string; text?: string };
+	/** A failure (timeout, closed stream): the message. */
+	message?: string;
+	/** Wall clock from the start of the connection to each step's answer, ms. */
+	connected_ms?: number;
+	preauth_ms?: number;
+	total_ms: number;
+	/** When the legitimate client started, ms after the flood started. */
+	started_at_ms: number;
+	/** Whether the flood was still going when the client started, and when it had its preauth answer. */
+	started_during_flood: boolean;
+	during_flood: boolean;
+	/** After the run: whether the account exists (must match outcome "registered"). */
+	account_exists: boolean;
+}
+
+export interface AbuseRun extends AbuseVariant {
+	version: ProsodyVersion;
+	prosody: string;
+	module: AbuseModule;
+	pending: number;
+	iqs: number;
+	window: number;
+	/** The time bound of the flood, seconds. */
+	seconds: number;
+	flood_seconds: number;
+	/** Server CPU over the flood, seconds: raw, the idle rate (CPU s per s), and raw minus idle × duration. */
+	server_cpu_raw_s: number;
+	idle_cpu_rate: number;
+	server_cpu_s: number;
+	counts: FloodCounts;
+	/** The legitimate clients: at the flood's start, and half-way. */
+	legit: { early: LegitResult; half_way: LegitResult };
+	/** Lines of the server log at error level (there should be none). */
+	log_errors: string[];
+	/** Lines where the module logged the limits engaging (ours only). */
+	limit_log_lines: number;
+	setup_seconds: number;
+	/** With keepData: the server's data folder (prosody.log, prosody.cfg.lua). */
+	data_dir?: string;
+}
+
+const STREAM_NS = "http://etherx.jabber.org/streams";
+const STREAMS_ERR_NS = "urn:ietf:params:xml:ns:xmpp-streams";
+const TLS_NS = "urn:ietf:params:xml:ns:xmpp-tls";
+const CONNECT_TIMEOUT_MS = 10_000;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const now = () => Number(process.hrtime.bigint()) / 1e6;
+
+/** A made-up token of the shape mod_invites makes (util.id.medium: 18 random bytes, base64url). */
+const madeUpToken = () => randomBytes(18).toString("base64url");
+
+/**
+ * Reads an XMPP stream: each child of the stream root, once complete, goes
+ * to `onElement`; the root's end to `onEnd`.
+ */
+class StreamReader {
+	private readonly sax = new SaxLtx();
+	private readonly decoder = new StringDecoder("utf8");
+	private depth = 0;
+	private current: Element | undefined;
+	onElement: (el: Element) => void = () => undefined;
+	onEnd: () => void = () => undefined;
+	onError: (err: Error) => void = () => undefined;
+
+	constructor() {
+		this.sax.on("startElement", (name: string, attrs: Record<string, string>) => {
+			this.depth++;
+			if (this.depth === 1) return; // <stream:stream>
+			const el = new Element(name, attrs);
+			this.current = this.current === undefined ? el : this.current.cnode(el);
+		});
+		this.sax.on("endElement", () => {
+			this.depth--;
+			if (this.depth === 0) {
+				this.onEnd();
+				return;
+			}
+			const el = this.current!;
+			if (this.depth === 1) {
+				this.current = undefined;
+				this.onElement(el);
+			} else {
+				this.current = el.parent ?? undefined;
+			}
+		});
+		this.sax.on("text", (text: string) => {
+			this.current?.t(text);
+		});
+		this.sax.on("error", (err: Error) => this.onError(err));
+	}
+
+	write(chunk: Buffer): void {
+		this.sax.write(this.decoder.write(chunk));
+	}
+}
+
+const streamHeader = (domain: string) =>
+	`<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='${STREAM_NS}' to='${domain}' version='1.0'>`;
+
+/** An attacker connection after STARTTLS, before SASL: where <preauth/> is allowed. */
+class RawSession {
+	/** Set by the server's <stream:error/>. */
+	streamError: string | undefined;
+	readonly closed: Promise<void>;
+	onElement: (el: Element) => void = () => undefined;
+	private isClosed = false;
+
+	constructor(
+		private readonly socket: tls.TLSSocket,
+		private readonly reader: StreamReader,
+	) {
+		reader.onElement = (el) => {
+			if (el.name === "stream:error" || el.is("error", STREAM_NS)) {
+				const condition = el.children.find((c): c is Element => typeof c !== "string" && c.attrs.xmlns === STREAMS_ERR_NS && c.name !== "text");
+				this.streamError = condition?.name ?? "unknown";
+				return;
+			}
+			this.onElement(el);
+		};
+		reader.onEnd = () => this.hangUp();
+		reader.onError = () => socket.destroy();
+		this.closed = new Promise((resolve) => socket.once("close", () => resolve()));
+		void this.closed.then(() => (this.isClosed = true));
+	}
+
+	get isOpen(): boolean {
+		return !this.isClosed && !this.socket.destroyed;
+	}
+
+	send(data: string): void {
+		if (this.isOpen) this.socket.write(data);
+	}
+
+	/** Closes the stream and the connection at once (no waiting for the server's answers). */
+	hangUp(): void {
+		if (!this.isOpen) return;
+		this.socket.end("</stream:stream>");
+		setTimeout(() => this.socket.destroy(), 200).unref();
+	}
+
+	/**
+	 * Connects from `localAddress` to the server on 127.0.0.1, negotiates
+	 * STARTTLS (checking the test certificate), and resolves with the
+	 * session once the features after TLS arrived.
+	 */
+	static open(port: number, domain: string, localAddress: string, ca: Buffer): Promise<RawSession> {
+		return new Promise((resolve, reject) => {
+			let secure: tls.TLSSocket | undefined;
+			let done = false;
+			const fail = (err: Error) => {
+				if (done) return;
+				done = true;
+				clearTimeout(timer);
+				raw.destroy();
+				secure?.destroy();
+				reject(err);
+			};
+			const timer = setTimeout(() => fail(new Error("timed out connecting")), CONNECT_TIMEOUT_MS);
+			const raw = net.connect({ host: "127.0.0.1", port, localAddress });
+			raw.once("error", fail);
+			raw.once("close", () => fail(new Error("closed while connecting")));
+			const plain = new StreamReader();
+			const onPlain = (chunk: Buffer) => plain.write(chunk);
+			plain.onError = fail;
+			plain.onEnd = () => fail(new Error("stream closed before STARTTLS"));
+			plain.onElement = (el) => {
+				if (el.name === "stream:features") {
+					if (!el.getChild("starttls", TLS_NS)) return fail(new Error("no STARTTLS offered"));
+					raw.write(`<starttls xmlns='${TLS_NS}'/>`);
+				} else if (el.name === "proceed") {
+					raw.off("data", onPlain);
+					secure = tls.connect({ socket: raw, servername: domain, ca });
+					secure.once("error", fail);
+					secure.once("secureConnect", () => secure!.write(streamHeader(domain)));
+					const reader = new StreamReader();
+					reader.onError = fail;
+					reader.onEnd = () => fail(new Error("stream closed after STARTTLS"));
+					reader.onElement = (features) => {
+						if (features.name !== "stream:features") return fail(new Error(`unexpected ${features.toString()}`));
+						done = true;
+						clearTimeout(timer);
+						raw.removeAllListeners("close");
+						raw.removeAllListeners("error");
+						raw.on("error", () => undefined);
+						secure!.removeAllListeners("error");
+						secure!.on("error", () => undefined); // a reset after the server closed the stream
+						resolve(new RawSession(secure!, reader));
+					};
+					secure.on("data", (chunk: Buffer) => reader.write(chunk));
+				} else {
+					fail(new Error(`unexpected ${el.toString()}`));
+				}
+			};
+			raw.on("data", onPlain);
+			raw.once("connect", () => raw.write(streamHeader(domain)));
+		});
+	}
+}
+
+function emptyCounts(): FloodCounts {
+	return { connections: 0, failed_connections: 0, sent: 0, answers: {}, unanswered: 0, not_sent: 0, stream_errors: {}, hung_up: 0 };
+}
+
+/**
+ * Sends IQs on one session, `window` in flight, while `budget.left` > 0 and
+ * before `deadline`. Resolves when the session is closed: by the server, or
+ * by the attacker — after its last answer, or (hangUpOnRefusal) at the first
+ * resource-constraint.
+ */
+async function floodSession(
+	session: RawSession,
+	budget: { left: number },
+	window: number,
+	deadline: number,
+	hangUpOnRefusal: boolean,
+	counts: FloodCounts,
+	onSent: () => void,
+): Promise<void> {
+	const inFlight = new Set<string>();
+	let stopped = false;
+	let serial = 0;
+	const pump = () => {
+		if (stopped || !session.isOpen) return;
+		if (now() >= deadline) {
+			stopped = true;
+			session.hangUp();
+			return;
+		}
+		let batch = "";
+		while (inFlight.size < window && budget.left > 0) {
+			const id = `f${++serial}`;
+			inFlight.add(id);
+			budget.left--;
+			counts.sent++;
+			batch += `<iq type='set' id='${id}'><preauth xmlns='urn:xmpp:pars:0' token='${madeUpToken()}'/></iq>`;
+		}
+		if (batch !== "") {
+			session.send(batch);
+			onSent();
+		}
+		if (inFlight.size === 0) {
+			stopped = true;
+			session.hangUp(); // all sent and answered
+		}
+	};
+	session.onElement = (el) => {
+		if (el.name !== "iq" || !inFlight.delete(el.attrs.id)) return;
+		const condition = el.attrs.type === "result" ? "result" : (stanzaError(el)?.condition ?? "unknown");
+		counts.answers[condition] = (counts.answers[condition] ?? 0) + 1;
+		if (hangUpOnRefusal && condition === "resource-constraint" && !stopped) {
+			stopped = true;
+			counts.hung_up++;
+			session.hangUp();
+			return;
+		}
+		pump();
+	};
+	const timer = setTimeout(pump, Math.max(0, deadline - now()));
+	pump();
+	await session.closed;
+	clearTimeout(timer);
+	counts.unanswered += inFlight.size;
+	if (session.streamError !== undefined) counts.stream_errors[session.streamError] = (counts.stream_errors[session.streamError] ?? 0) + 1;
+}
+
+/** The whole flood: one connection, or reconnecting until the IQs are sent or the time is up. */
+async function flood(
+	server: ProsodyServer,
+	variant: AbuseVariant,
+	options: AbuseOptions,
+	ca: Buffer,
+	onSent: (counts: FloodCounts) => void,
+): Promise<FloodCounts> {
+	const counts = emptyCounts();
+	const budget = { left: options.iqs };
+	const deadline = now() + options.seconds * 1000;
+	do {
+		let session: RawSession;
+		try {
+			session = await RawSession.open(server.port, server.domain, variant.address, ca);
+		} catch {
+			counts.failed_connections++;
+			await sleep(10);
+			continue;
+		}
+		counts.connections++;
+		await floodSession(session, budget, options.window, deadline, variant.attacker === "reconnecting", counts, () => onSent(counts));
+	} while (variant.attacker === "reconnecting" && budget.left > 0 && now() < deadline);
+	counts.not_sent = budget.left;
+	return counts;
+}
+
+/** The legitimate user: connect, preauth with a real invite, register; never throws. */
+async function legitimate(server: ProsodyServer, token: string, username: string, floodStart: number, floodRunning: () => boolean): Promise<LegitResult> {
+	const start = now();
+	const result: LegitResult = {
+		outcome: "failed",
+		total_ms: 0,
+		started_at_ms: start - floodStart,
+		started_during_flood: floodRunning(),
+		during_flood: false,
+		account_exists: false,
+	};
+	let client: Connection | undefined;
+	try {
+		client = await Connection.open(server, "legit");
+		result.connected_ms = now() - start;
+		const preauth = await client.preauth(token);
+		result.preauth_ms = now() - start;
+		result.during_flood = floodRunning();
+		if (preauth.attrs.type !== "result") {
+			Object.assign(result, { outcome: "refused", step: "preauth", error: stanzaError(preauth) });
+		} else {
+			const registered = await client.register(username, "abuse-bench-password");
+			result.outcome = registered.attrs.type === "result" ? "registered" : "refused";
+			if (result.outcome === "refused") Object.assign(result, { step: "register", error: stanzaError(registered) });
+		}
+	} catch (err) {
+		result.message = err instanceof Error ? err.message : String(err);
+	} finally {
+		result.total_ms = now() - start;
+		await client?.close();
+	}
+	return result;
+}
+
+export function variantName(v: AbuseVariant, window: number): string {
+	return v.attacker === "single" ? `one connection, ${window} in flight, from ${v.address}` : `reconnecting, ${window} in flight, from ${v.address}`;
+}
+
+async function oneRun(options: AbuseOptions, version: ProsodyVersion, module: AbuseModule, variant: AbuseVariant, ca: Buffer, prosody: string): Promise<AbuseRun> {
+	const server = await ProsodyServer.start({ version, storage: "internal", module, config: ABUSE_LIMITS });
+	const label = `abuse ${version} ${module} ${variantName(variant, options.window)}`;
+	try {
+		const expected = path.join(module === "built" ? builtModuleDir : path.join(prosodySource(version), "modules"), "mod_invites_register.lua");
+		const loaded = await server.lua<string>(`host.modules.invites_register.module.path`);
+		if (path.normalize(loaded) !== expected) throw new Error(`${label}: the server loaded ${loaded}, not ${expected}`);
+
+		const setupStart = now();
+		const tokens = await fillInviteStore(server, options.pending, 2);
+		const setupSeconds = (now() - setupStart) / 1000;
+
+		// Idle baseline: the server with nothing to do (after the shell call settled).
+		await sleep(500);
+		const idleBefore = server.cpuSeconds();
+		const idleStart = now();
+		await sleep(1000);
+		const idleRate = (server.cpuSeconds() - idleBefore) / ((now() - idleStart) / 1000);
+
+		const cpuBefore = server.cpuSeconds();
+		const floodStart = now();
+		let floodRunning = true;
+		const usernames = ["early", "halfway"].map((when) => `legit${when}${module}${variant.attacker}${variant.address.replace(/\./g, "")}`);
+		const legit: (Promise<LegitResult> | undefined)[] = [undefined, undefined];
+		const startLegit = (i: number) => (legit[i] ??= legitimate(server, tokens[i], usernames[i], floodStart, () => floodRunning));
+		const counts = await flood(server, variant, options, ca, (sofar) => {
+			startLegit(0);
+			if (sofar.sent >= Math.ceil(options.iqs / 2)) startLegit(1);
+		});
+		floodRunning = false;
+		const floodSeconds = (now() - floodStart) / 1000;
+		const cpuRaw = server.cpuSeconds() - cpuBefore;
+		// Those not started yet (the attacker was cut off before half-way): now, after the flood.
+		const [early, halfWay] = await Promise.all([startLegit(0), startLegit(1)]);
+		for (const [i, result] of [early, halfWay].entries()) {
+			result.account_exists = await server.userExists(usernames[i]);
+			if (result.account_exists !== (result.outcome === "registered")) {
+				throw new Error(`${label}: a legitimate client's outcome is ${result.outcome}, but its account ${result.account_exists ? "exists" : "does not exist"}`);
+			}
+		}
+		const log = server.log();
+		return {
+			...variant,
+			version,
+			prosody,
+			module,
+			pending: options.pending,
+			iqs: options.iqs,
+			window: options.window,
+			seconds: options.seconds,
+			flood_seconds: floodSeconds,
+			server_cpu_raw_s: cpuRaw,
+			idle_cpu_rate: idleRate,
+			server_cpu_s: Math.max(0, cpuRaw - idleRate * floodSeconds),
+			counts,
+			legit: { early, half_way: halfWay },
+			log_errors: server.logProblems(),
+			limit_log_lines: log.split("\n").filter((line) => line.includes("invalid invite tokens")).length,
+			setup_seconds: setupSeconds,
+			...(options.keepData ? { data_dir: server.dataDir } : {}),
+		};
+	} finally {
+		await server.stop({ keepData: options.keepData });
+	}
+}
+
+export function describeLegit(l: LegitResult): string {
+	const s = (ms: number | undefined) => `${((ms ?? 0) / 1000).toFixed(2)} s`;
+	const when = l.started_during_flood ? "" : " (started after the flood)";
+	if (l.outcome === "registered") return `registered in ${s(l.total_ms)}${when}`;
+	if (l.outcome === "refused") return `refused at ${l.step} (${l.error?.condition ?? "?"}) after ${s(l.total_ms)}${when}`;
+	return `failed after ${s(l.total_ms)}${when}: ${l.message}`;
+}
+
+export async function runAbuse(options: AbuseOptions, progress: (line: string) => void): Promise<AbuseRun[]> {
+	const ca = readFileSync(path.join(repoRoot, ".cache/tls/localhost.crt"));
+	const runs: AbuseRun[] = [];
+	for (const version of options.versions) {
+		const prosody = readFileSync(path.join(prosodySource(version), "prosody.version"), "utf8").trim();
+		for (const variant of options.variants ?? abuseVariants) {
+			for (const module of ["built", "stock"] as const) {
+				const run = await oneRun(options, version, module, variant, ca, prosody);
+				const answers = Object.entries(run.counts.answers).map(([k, v]) => `${v} ${k}`).join(", ") || "none";
+				progress(
+					`  abuse ${prosody} ${module === "built" ? "ours " : "stock"} ${variantName(variant, options.window)}: ` +
+						`${run.counts.connections} connection(s), ${run.counts.sent} sent, answers ${answers}; ` +
+						`flood ${run.flood_seconds.toFixed(2)} s, server CPU ${run.server_cpu_s.toFixed(2)} s; legit early ${describeLegit(run.legit.early)}, half-way ${describeLegit(run.legit.half_way)}`,
+				);
+				runs.push(run);
+			}
+		}
+	}
+	return runs;
+}
+
+type TableFn = (headers: string[], rows: string[][], left?: number) => string;
+
+const seconds = (s: number) => `${s.toFixed(2)} s`;
+const tick = (ok: boolean) => (ok ? " ✓" : " ✗");
+
+/** A legitimate registration as a table cell, marked against the target. */
+function legitCell(l: LegitResult): string {
+	const after = l.started_during_flood ? "" : "after the flood: ";
+	const ok = l.outcome === "registered" && l.total_ms <= ABUSE_TARGETS.registration_s * 1000;
+	if (l.outcome === "registered") return `${after}${seconds(l.total_ms / 1000)}${tick(ok)}`;
+	if (l.outcome === "refused") return `${after}refused, ${l.error?.condition ?? "?"} (${seconds(l.total_ms / 1000)})${tick(false)}`;
+	return `${after}failed (${seconds(l.total_ms / 1000)})${tick(false)}`;
+}
+
+/** What `npm run bench` prints for the abuse runs: the lines of section 4. */
+export function abuseReport(runs: AbuseRun[], table: TableFn): string[] {
+	if (runs.length === 0) return [];
+	const { iqs, pending, window, seconds: bound } = runs[0];
+	const out: string[] = [];
+	out.push(
+		`4. Abuse: an attacker sends up to ${iqs} <preauth/> IQs with made-up tokens (24 base64url characters), ${window} in flight, while legitimate clients ` +
+			`(from 127.0.0.1) connect, present a real invite and register. File storage, ${pending} pending account invites, a fresh server per run.`,
+	);
+	out.push(
+		`   Ours at its defaults (after ${ABUSE_LIMITS.invite_token_session_failures} invalid tokens a session is refused, closed at ${2 * ABUSE_LIMITS.invite_token_session_failures} attempts; ` +
+			`${ABUSE_LIMITS.invite_token_address_failures} invalid tokens per address per ${ABUSE_LIMITS.invite_token_failure_period} s). Stock has no limit.`,
+	);
+	out.push(
+		`   Attackers: one connection; or reconnecting (a new connection whenever the server closed the last one or refused a token; it hangs up at the first refusal), ` +
+			`until all IQs are sent or ${bound} s passed; from 127.0.0.1 (sharing the legitimate clients' address budget) or from 127.0.0.2.`,
+	);
+	out.push(
+		`   Server CPU: /proc, from the attacker's first connection to its last one's end, minus the idle rate (target ≤ ${ABUSE_TARGETS.flood_cpu_s} s; it includes the legitimate registrations, a few ms). ` +
+			`Registration: wall clock, connect → preauth → registered (target ≤ ${ABUSE_TARGETS.registration_s} s), ` +
+			`for a client starting with the flood's first IQs, and one starting when half of the IQs are sent (after the flood, when the attacker was cut off before).`,
+	);
+	for (const prosody of [...new Set(runs.map((r) => r.prosody))]) {
+		const ofVersion = runs.filter((r) => r.prosody === prosody);
+		const variants = ofVersion.filter((r) => r.module === "built");
+		out.push("");
+		out.push(`4a. Prosody ${prosody}`);
+		out.push("");
+		out.push(
+			table(
+				["attacker", "server CPU, ours", "stock", "registration at flood start, ours", "stock", "registration half-way, ours", "stock"],
+				variants.map((ours) => {
+					const stock = ofVersion.find((r) => r.module === "stock" && r.attacker === ours.attacker && r.address === ours.address);
+					const cpu = (r: AbuseRun | undefined) => (r ? `${seconds(r.server_cpu_s)}${tick(r.server_cpu_s <= ABUSE_TARGETS.flood_cpu_s)}` : "");
+					return [
+						variantName(ours, ours.window).replace(`, ${ours.window} in flight`, ""),
+						cpu(ours),
+						cpu(stock),
+						legitCell(ours.legit.early),
+						stock ? legitCell(stock.legit.early) : "",
+						legitCell(ours.legit.half_way),
+						stock ? legitCell(stock.legit.half_way) : "",
+					];
+				}),
+			),
+		);
+	}
+	out.push("");
+	out.push(
+		`4b. How the attacker's ${iqs} IQs were answered. none: no answer — sent, then the connection closed (by the server, or the attacker hanging up), or never sent because the flood ended.`,
+	);
+	out.push("");
+	const conditions = ["item-not-found", "resource-constraint", "forbidden"];
+	out.push(
+		table(
+			["Prosody", "attacker", "module", "connections", "sent", ...conditions, "other", "none", "of which sent", "closed by server", "flood"],
+			runs.map((r) => {
+				const other = Object.entries(r.counts.answers).filter(([k]) => !conditions.includes(k)).reduce((n, [, v]) => n + v, 0);
+				const closes = Object.entries(r.counts.stream_errors).map(([k, v]) => `${v} ${k}`).join(", ") || "0";
+				return [
+					r.prosody,
+					variantName(r, r.window).replace(`, ${r.window} in flight`, ""),
+					r.module === "built" ? "ours" : "stock",
+					String(r.counts.connections + r.counts.failed_connections) + (r.counts.failed_connections ? ` (${r.counts.failed_connections} failed)` : ""),
+					String(r.counts.sent),
+					...conditions.map((c) => String(r.counts.answers[c] ?? 0)),
+					String(other),
+					String(r.counts.unanswered + r.counts.not_sent),
+					String(r.counts.unanswered),
+					closes,
+					seconds(r.flood_seconds),
+				];
+			}),
+			3,
+		),
+	);
+	const problems = runs.filter((r) => r.log_errors.length > 0);
+	out.push("");
+	out.push(
+		problems.length === 0
+			? "Checks, every run: the server loaded the intended file, each legitimate client's account exists exactly when it was told it registered, no error in the server log."
+			: `Errors in the server log: ${problems.map((r) => `${r.prosody} ${r.module} ${variantName(r, r.window)}: ${r.log_errors.length}`).join("; ")} (bench/results/latest.json has the lines).`,
+	);
+	return out;
+}
