@@ -12,39 +12,48 @@ import { Connection } from "../support/xmpp_client.js";
 
 // mod_password_policy (loaded with the web modules) wants 8 characters or more.
 const PASSWORD = "correct horse battery staple";
+const EXPIRED = "Sorry, it looks like this invite code has expired!";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.each(serverMatrix)("web invites in Chromium on Prosody %s with %s storage", (version, storage) => {
 	const server = useServer({ version, storage, web: true });
 	const browser = useBrowser();
-	let web: WebSession;
+	const sessions: WebSession[] = [];
 	const connections: Connection[] = [];
 
-	beforeEach(async () => {
-		web = await browser().open(`${version}-${storage}`);
-	});
+	/** A new browser context for this test; screenshots named <version>-<storage>-<name>-<n>-<step>.png. */
+	async function openBrowser(name: string): Promise<WebSession> {
+		const web = await browser().open(`${version}-${storage}-${name}`);
+		sessions.push(web);
+		return web;
+	}
 	afterEach(async () => {
 		await Promise.all(connections.splice(0).map((c) => c.close()));
-		const offLoopback = web.offLoopback;
-		await web.close();
-		expect(offLoopback).toEqual([]);
+		const open = sessions.splice(0);
+		await Promise.all(open.map((web) => web.close()));
+		// no page asked for anything off loopback
+		expect(open.flatMap((web) => web.offLoopback)).toEqual([]);
 	});
 
 	const jidOf = (username: string) => `${username}@${server().domain}`;
+	const formUrl = (token: string) => `http://localhost:${server().httpPort}/register?t=${token}`;
 
 	/**
 	 * Opens the invite's landing page and follows its link to the
-	 * registration form; returns the landing page's URL and text.
+	 * registration form; returns the landing page's URL and text. The
+	 * landing page's screenshot is of the whole page only with fullLanding.
 	 */
-	async function openForm(page: Page, token: string): Promise<{ url: string; text: string }> {
+	async function openForm(web: WebSession, page: Page, token: string, fullLanding = false): Promise<{ url: string; text: string }> {
 		const url = await landingPage(server(), token);
 		expect(url).toBe(`http://localhost:${server().httpPort}/invites_page?${token}`);
 		const landing = await page.goto(url);
 		expect(landing?.status()).toBe(200);
 		expect(await pageKind(page)).toBe("landing");
 		const text = (await page.locator("body").innerText()).replace(/\s+/g, " ");
-		await web.shot("landing", page);
+		await web.shot("landing", page, { viewportOnly: !fullLanding });
 		await page.getByRole("link", { name: "register an account manually" }).click();
-		await page.waitForURL(`http://localhost:${server().httpPort}/register?t=${token}`);
+		await page.waitForURL(formUrl(token));
 		expect(await pageKind(page)).toBe("form");
 		expect(await page.locator('form input[name="token"]').getAttribute("value")).toBe(token);
 		await web.shot("form", page);
@@ -52,9 +61,9 @@ describe.each(serverMatrix)("web invites in Chromium on Prosody %s with %s stora
 	}
 
 	/** Fills in and submits the form on `page`; what the answer page is and says. */
-	async function register(page: Page, username: string, password = PASSWORD): Promise<{ kind: string; message?: string }> {
-		await fillForm(page, username, password);
-		await web.shot(`filled ${username}`, page);
+	async function register(web: WebSession, page: Page, username: string): Promise<{ kind: string; message?: string }> {
+		await fillForm(page, username, PASSWORD);
+		await web.shot("filled", page);
 		await submitForm(page);
 		const kind = await pageKind(page);
 		const message = await pageMessage(page);
@@ -69,11 +78,14 @@ describe.each(serverMatrix)("web invites in Chromium on Prosody %s with %s stora
 	}
 
 	test("landing page → registration form → success page: the account exists and signs in, the invite is used", async () => {
+		const web = await openBrowser("flow");
 		const invite = await server().createAccountInvite();
 		const page = await web.page;
-		await openForm(page, invite.token);
+		const landing = await openForm(web, page, invite.token, true);
+		expect(landing.text).toContain("You have been invited to chat on Prosody e2e");
+		expect(landing.text).toContain("you may still register an account manually");
 		const name = uniqueName("chromium");
-		expect(await register(page, name)).toEqual({ kind: "success" });
+		expect(await register(web, page, name)).toEqual({ kind: "success" });
 		expect(await page.locator("input.form-control-plaintext").inputValue()).toBe(jidOf(name));
 		expect(await server().userExists(name)).toBe(true);
 		expect(await server().inviteIsValid(invite.token)).toBe(false);
@@ -81,14 +93,15 @@ describe.each(serverMatrix)("web invites in Chromium on Prosody %s with %s stora
 	});
 
 	test("a contact invite with registration: after web registration the inviter and the new user are mutual contacts", async () => {
+		const web = await openBrowser("contact");
 		const alice = uniqueName("alice");
 		await server().createUser(alice, PASSWORD);
 		const invite = await server().createContactInvite(alice, true);
 		const page = await web.page;
-		const landing = await openForm(page, invite.token);
+		const landing = await openForm(web, page, invite.token);
 		expect(landing.text).toContain(`You have been invited to chat with ${alice} on Prosody e2e`);
 		const bob = uniqueName("bob");
-		expect(await register(page, bob)).toEqual({ kind: "success" });
+		expect(await register(web, page, bob)).toEqual({ kind: "success" });
 		expect(await server().userExists(bob)).toBe(true);
 		expect(await server().inviteIsValid(invite.token)).toBe(false);
 		const bobClient = await login(bob);
@@ -97,70 +110,89 @@ describe.each(serverMatrix)("web invites in Chromium on Prosody %s with %s stora
 		expect((await aliceClient.roster()).get(jidOf(bob))).toEqual({ subscription: "both" });
 	});
 
-	test("an invite for one username: the form refuses another name with an error, then registers its own", async () => {
+	test("an invite for one username: another name gets the error page, the invite stays valid; back in the form its own name registers", async () => {
+		const web = await openBrowser("bound");
 		const name = uniqueName("bound");
 		const invite = await server().createAccountInvite(name);
 		const page = await web.page;
-		await openForm(page, invite.token);
+		await openForm(web, page, invite.token);
 		const other = uniqueName("other");
-		expect(await register(page, other)).toEqual({ kind: "form", message: `This invite is only valid for the username '${name}'` });
+		// refused in user-registering: mod_invites_register_web shows its error page with the reason
+		expect(await register(web, page, other)).toEqual({ kind: "registration error", message: `This invite is only valid for the username '${name}'` });
 		expect(await server().userExists(other)).toBe(false);
 		expect(await server().inviteIsValid(invite.token)).toBe(true);
-		// the form is shown again, with the token: try again with the invite's own name
-		expect(await register(page, name)).toEqual({ kind: "success" });
+		// the browser's Back button: the form again
+		await page.goBack();
+		expect(page.url()).toBe(formUrl(invite.token));
+		expect(await pageKind(page)).toBe("form");
+		expect(await register(web, page, name)).toEqual({ kind: "success" });
 		expect(await server().userExists(name)).toBe(true);
 		expect(await server().inviteIsValid(invite.token)).toBe(false);
 	});
 
 	test("a single-use invite used once is refused in the browser: a form still open, the landing page, the form's URL", async () => {
+		const web = await openBrowser("single-use");
 		const invite = await server().createAccountInvite();
 		const first = await web.page;
-		const { url: landingUrl } = await openForm(first, invite.token);
-		// a second tab opens the same form before the invite is used
+		const { url: landingUrl } = await openForm(web, first, invite.token);
+		// a second tab opens the same form (its URL) before the invite is used
 		const second = await web.newPage();
-		await openForm(second, invite.token);
+		await second.goto(formUrl(invite.token));
+		expect(await pageKind(second)).toBe("form");
 		const name = uniqueName("once");
-		expect(await register(first, name)).toEqual({ kind: "success" });
+		expect(await register(web, first, name)).toEqual({ kind: "success" });
 		const again = uniqueName("twice");
 		// the form still open posts a used token: 303 to the invite page, which says it expired
-		expect(await register(second, again)).toEqual({ kind: "invite expired", message: "Sorry, it looks like this invite code has expired!" });
+		expect(await register(web, second, again)).toEqual({ kind: "invite expired", message: EXPIRED });
 		expect(new URL(second.url()).pathname).toBe("/invites_page");
 		expect(await server().userExists(again)).toBe(false);
 		// the landing page of the used invite
 		const landing = await second.goto(landingUrl);
 		expect(landing?.status()).toBe(200);
 		expect(await pageKind(second)).toBe("invite expired");
-		await web.shot("landing of a used invite", second);
-		// the registration page of the used invite
-		await second.goto(`http://localhost:${server().httpPort}/register?t=${invite.token}`);
+		await web.shot("landing of the used invite", second);
+		// the form's URL of the used invite: 303 to the invite page
+		await second.goto(formUrl(invite.token));
 		expect(new URL(second.url()).pathname).toBe("/invites_page");
 		expect(await pageKind(second)).toBe("invite expired");
-		await web.shot("form of a used invite", second);
+		await web.shot("form of the used invite", second);
 		expect(await server().userExists(name)).toBe(true);
 	});
 
 	test("race: In-Band Registration and web registration on one single-use invite at the same time create exactly one account", async () => {
-		for (let round = 0; round < 3; round++) {
+		const web = await openBrowser("race");
+		// The IQ leaves as the browser's POST leaves, then 15 ms after it.
+		// Which side wins is up to timing (here: In-Band Registration, then
+		// the web); either may, exactly one must.
+		const timings = [0, 15];
+		for (const delay of timings) {
 			const invite = await server().createAccountInvite();
-			const page = round === 0 ? await web.page : await web.newPage();
-			await openForm(page, invite.token);
+			const page = await web.newPage();
+			await page.goto(formUrl(invite.token));
+			expect(await pageKind(page)).toBe("form");
 			const webName = uniqueName("raceweb");
 			const ibrName = uniqueName("raceibr");
 			await fillForm(page, webName, PASSWORD);
 			const client = await Connection.open(server());
 			connections.push(client);
 			expect((await client.preauth(invite.token)).attrs.type).toBe("result");
-			const [ibr] = await Promise.all([client.register(ibrName, PASSWORD), submitForm(page)]);
+			const posting = new Promise<void>((resolve) => page.on("request", (request) => request.method() === "POST" && resolve()));
+			const submitted = submitForm(page);
+			await posting;
+			if (delay > 0) await sleep(delay);
+			const [ibr] = await Promise.all([client.register(ibrName, PASSWORD), submitted]);
 			const webKind = await pageKind(page);
 			const webMessage = await pageMessage(page);
-			await web.shot(`race answer ${webKind}`, page);
+			await web.shot(`answer ${webKind}`, page);
 			const ibrOk = ibr.attrs.type === "result";
-			if (process.env.RACE_LOG) console.log(`RACE ${version} ${storage} ${round}: ibr=${ibr.attrs.type} ${ibr.getChild("error")?.toString() ?? ""} web=${webKind} ${webMessage ?? ""}`);
 			const webOk = webKind === "success";
 			const created = [await server().userExists(webName), await server().userExists(ibrName)];
-			expect({ round, ibrOk, webOk, created }).toEqual({ round, ibrOk: !webOk, webOk, created: [webOk, !webOk] });
+			// exactly one side succeeded, and only its account exists
+			expect({ delay, ibrOk, webOk, created }).toEqual({ delay, ibrOk: !webOk, webOk, created: [webOk, !webOk] });
+			// the loser was told: the web's error or expired page, or an IQ error
 			if (!webOk) expect(["registration error", "invite expired"]).toContain(webKind);
 			if (!webOk) expect(webMessage).toBeDefined();
+			if (webOk) expect(ibr.attrs.type).toBe("error");
 			expect(await server().inviteIsValid(invite.token)).toBe(false);
 		}
 	});
