@@ -506,7 +506,7 @@ local function add(username, token, expires)
 	by_token[token] = username
 end
 --- Reads every pending account invite from storage. False (logged) when storage failed.
-function ____exports.load_reservations()
+function ____exports.load_pending_invites()
 	local records = read_all_account_invites()
 	if records == nil then
 		read_at = nil
@@ -549,7 +549,7 @@ local function fresh()
 	if read_at ~= nil and os.time() - read_at < refresh_interval then
 		return true
 	end
-	return ____exports.load_reservations()
+	return ____exports.load_pending_invites()
 end
 --- The username `token`'s invite reserves, as far as the reservations know (for pre-filled forms).
 function ____exports.reserved_by_token(token)
@@ -1324,7 +1324,7 @@ local ____registration_form = require("registration_form")
 local prefill_registration_form = ____registration_form.prefill_registration_form
 local ____pending_invites = require("pending_invites")
 local add_pending_invite = ____pending_invites.add_pending_invite
-local load_reservations = ____pending_invites.load_reservations
+local load_pending_invites = ____pending_invites.load_pending_invites
 local ____roster_subscriptions = require("roster_subscriptions")
 local approve_preauth_subscription = ____roster_subscriptions.approve_preauth_subscription
 local ____temp_0 = module:get_option_boolean(
@@ -1346,7 +1346,7 @@ if prosody.process_type == "prosody" then
 	if invite_only then
 		module:depends("register_ibr")
 	end
-	pcall(load_reservations)
+	pcall(load_pending_invites)
 end
 module:hook(
 	"invite-created",

@@ -15,7 +15,7 @@ import { handle_preauth_iq } from "./preauth";
 import { st } from "./prosody_require";
 import { check_registration, complete_password_reset, complete_registration, presented_invite, refuse_with, UNINVITED } from "./registration";
 import { prefill_registration_form } from "./registration_form";
-import { add_pending_invite, load_reservations } from "./pending_invites";
+import { add_pending_invite, load_pending_invites } from "./pending_invites";
 import { approve_preauth_subscription } from "./roster_subscriptions";
 import type { ModInvites } from "./types/mod_invites";
 
@@ -32,8 +32,9 @@ if (prosody.process_type === "prosody") {
 	if (invite_only) {
 		module.depends("register_ibr");
 	}
-	// Usernames reserved by pending invites (XEP-0445 §5); a failure is logged and retried when needed.
-	pcall(load_reservations);
+	// The pending invites: their tokens and the usernames they reserve (XEP-0445 §5).
+	// A failure is logged, and reading is tried again when needed.
+	pcall(load_pending_invites);
 }
 
 // A new invite is pending, and reserves its username, at once.

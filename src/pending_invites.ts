@@ -52,7 +52,7 @@ function add(username: string, token: string, expires: number): void {
 }
 
 /** Reads every pending account invite from storage. False (logged) when storage failed. */
-export function load_reservations(): boolean {
+export function load_pending_invites(): boolean {
 	const records = read_all_account_invites();
 	if (records === undefined) {
 		read_at = undefined;
@@ -113,7 +113,7 @@ function fresh(): boolean {
 	if (read_at !== undefined && os.time() - read_at < refresh_interval) {
 		return true;
 	}
-	return load_reservations();
+	return load_pending_invites();
 }
 
 /** The username `token`'s invite reserves, as far as the reservations know (for pre-filled forms). */
