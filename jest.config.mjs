@@ -1,7 +1,8 @@
 // Tests are ES modules (the XMPP client library is ESM-only); `npm test`
 // runs jest with --experimental-vm-modules for that.
 export default {
-	testEnvironment: "node",
+	// One fengari per worker for the Lua tests (see spec/support/jest_environment.mjs).
+	testEnvironment: "<rootDir>/spec/support/jest_environment.mjs",
 	extensionsToTreatAsEsm: [".ts"],
 	transform: {
 		"^.+\\.ts$": ["ts-jest", { useESM: true, tsconfig: "spec/tsconfig.json" }],

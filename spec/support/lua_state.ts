@@ -4,8 +4,192 @@
  * XML (parsed into ltx elements), and anything else stays in Lua behind a
  * LuaRef handle.
  */
-import { lauxlib, lua, lualib, to_luastring, type LuaState as L } from "fengari";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import type { LuaState as L, LuaString } from "fengari";
 import { Element, parse } from "ltx";
+
+/**
+ * A compiled function in fengari (src/lfunc.js), what closures run. Once
+ * compiled, it is only read (the VM copies constants out, never writes
+ * them), except for `cache`, the last closure made of it; `id` numbers
+ * the objects of a state.
+ */
+interface Proto {
+	id: number;
+	cache: unknown;
+	p: Proto[];
+	upvalues: unknown[];
+}
+interface LClosure {
+	p: Proto;
+	nupvalues: number;
+}
+
+/**
+ * fengari, the parts of its internals the chunk cache needs, and the
+ * compiled Lua files (see below): what spec/support/jest_environment.mjs
+ * makes once per jest worker (keep the two in step).
+ */
+interface SharedLua {
+	fengari: typeof import("fengari");
+	lfunc: {
+		Proto: new (L: L) => Proto;
+		luaF_newLclosure(L: L, n: number): LClosure;
+		luaF_initupvals(L: L, cl: LClosure): void;
+	};
+	ldo: { luaD_inctop(L: L): void };
+	/** Compiled Lua files (see below): templates by file name, with the source they were compiled from. */
+	compiled: Map<string, { source: Buffer; template: Proto }>;
+}
+
+/*
+ * One fengari per jest worker.
+ *
+ * Jest gives every test file its own copy of each module it imports,
+ * fengari included: V8 compiled fengari's JavaScript, and optimised its VM,
+ * anew for every test file, which cost more than the tests' own Lua. The
+ * test environment (jest_environment.mjs) loads fengari once per worker and
+ * hands it to every test file as `__sharedLua`; elsewhere (scripts run with
+ * tsx) this module loads its own. Test files stay as isolated as before:
+ * each simulator is a Lua state of its own, and fengari keeps nothing
+ * across states that a test could see (only math.random's seed, which the
+ * states of one test file already shared, and which nothing here sets).
+ */
+const shared: SharedLua =
+	(globalThis as { __sharedLua?: SharedLua }).__sharedLua ??
+	(() => {
+		const require = createRequire(import.meta.url);
+		return {
+			fengari: require("fengari"),
+			lfunc: require("fengari/src/lfunc.js"),
+			ldo: require("fengari/src/ldo.js"),
+			compiled: new Map(),
+		};
+	})();
+const { lauxlib, lua, lualib, to_jsstring, to_luastring } = shared.fengari;
+
+/*
+ * Compiled Lua files, shared between Lua states.
+ *
+ * Every simulator is a new Lua state that loads the same few dozen files of
+ * Prosody's source (and the built module), and fengari's parser made up
+ * most of its creation time. So `loadfile` (and `require`, which uses it)
+ * compiles each file once per jest worker, and keeps what fengari's
+ * compiler made, its Proto objects, as a template that each load copies:
+ * a copy is a few hundred small objects, where parsing was the whole file.
+ * Only compiling is shared: each state still runs every chunk itself, so no
+ * module-level state, nor anything else, crosses from one Lua state (one
+ * simulator) to another. The file is read on every load and its template
+ * used only for the very source it was compiled from, byte for byte, so an
+ * edit of a module, or a rebuild of dist-lua/, is always seen. What the
+ * cache cannot answer goes to fengari's own luaL_loadfilex: results and
+ * error messages are those of Lua's loadfile.
+ */
+
+/** The parts of fengari's API only the chunk cache uses (not in fengari.d.ts). */
+const api = lua as typeof lua & {
+	lua_pushcfunction(L: L, f: (L: L) => number): void;
+	lua_setupvalue(L: L, funcindex: number, n: number): LuaString | null;
+	lua_isnone(L: L, index: number): boolean;
+	lua_insert(L: L, index: number): void;
+};
+const aux = lauxlib as typeof lauxlib & {
+	luaL_loadfilex(L: L, filename: LuaString | null, mode: LuaString | null): number;
+	luaL_optstring(L: L, arg: number, def: LuaString | null): LuaString | null;
+};
+const LUA_RIDX_GLOBALS = 2;
+
+/** The value on top of L's stack (fengari's lua_State: a stack of TValues). */
+function top(L: L): { value: unknown; setclLvalue(cl: LClosure): void } {
+	const state = L as unknown as { stack: { value: unknown; setclLvalue(cl: LClosure): void }[]; top: number };
+	return state.stack[state.top - 1];
+}
+
+/**
+ * A copy of a compiled function, and of the functions defined in it, for
+ * state L: new objects, with L's ids and no cached closure, sharing the
+ * code, constants and debug information, which nothing writes.
+ */
+function copyProto(L: L, proto: Proto): Proto {
+	const copy = new shared.lfunc.Proto(L);
+	const id = copy.id;
+	Object.assign(copy, proto);
+	copy.id = id;
+	copy.cache = null;
+	copy.p = proto.p.map((child) => copyProto(L, child));
+	return copy;
+}
+
+/** Pushes a closure of a copy of `template`, as lua_load leaves a chunk it loaded (_ENV: the globals). */
+function pushChunk(L: L, template: Proto): void {
+	const cl = shared.lfunc.luaF_newLclosure(L, template.upvalues.length);
+	cl.p = copyProto(L, template);
+	shared.ldo.luaD_inctop(L);
+	top(L).setclLvalue(cl);
+	shared.lfunc.luaF_initupvals(L, cl);
+	if (cl.nupvalues >= 1) {
+		lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+		api.lua_setupvalue(L, -2, 1);
+	}
+}
+
+/** luaL_loadfilex through the cache. */
+function loadfileCached(L: L, filename: LuaString | null, mode: LuaString | null): number {
+	// stdin, or only binary chunks allowed: as Lua does it.
+	if (filename === null || (mode !== null && !to_jsstring(mode).includes("t"))) return aux.luaL_loadfilex(L, filename, mode);
+	const file = to_jsstring(filename);
+	let source: Buffer;
+	try {
+		source = readFileSync(file);
+	} catch {
+		return aux.luaL_loadfilex(L, filename, mode); // its "cannot open" message
+	}
+	if (source[0] === 0x1b) return aux.luaL_loadfilex(L, filename, mode); // a binary chunk
+	const known = shared.compiled.get(file);
+	if (known !== undefined && known.source.equals(source)) {
+		pushChunk(L, known.template);
+		return lua.LUA_OK;
+	}
+	const status = aux.luaL_loadfilex(L, filename, mode);
+	if (status === lua.LUA_OK) {
+		const { p } = top(L).value as LClosure;
+		// Compiled by another fengari than shared.fengari's (none is expected): not kept.
+		if (p instanceof shared.lfunc.Proto) shared.compiled.set(file, { source, template: copyProto(L, p) });
+	}
+	return status;
+}
+
+/** Lua's loadfile (luaB_loadfile), through the cache. */
+function luaLoadfile(L: L): number {
+	const filename = aux.luaL_optstring(L, 1, null);
+	const mode = aux.luaL_optstring(L, 2, null);
+	const env = api.lua_isnone(L, 3) ? 0 : 3;
+	if (loadfileCached(L, filename, mode) !== lua.LUA_OK) {
+		lua.lua_pushnil(L);
+		api.lua_insert(L, -2);
+		return 2;
+	}
+	if (env !== 0) {
+		lua.lua_pushvalue(L, env);
+		if (api.lua_setupvalue(L, -2, 1) === null) lua.lua_pop(L, 1);
+	}
+	return 1;
+}
+
+/**
+ * require's searcher for Lua files (package.searchers[2]), on the cached
+ * loadfile: the same search and messages as Lua's.
+ */
+const SEARCHER = `
+	local loadfile, package, format = loadfile, package, string.format;
+	package.searchers[2] = function (name)
+		local filename, err = package.searchpath(name, package.path);
+		if not filename then return err; end
+		local chunk, msg = loadfile(filename);
+		if not chunk then error(format("error loading module '%s' from file '%s':\\n\\t%s", name, filename, msg), 0); end
+		return chunk, filename;
+	end`;
 
 /** A Lua value kept in the registry, for passing back into Lua later. */
 export class LuaRef {
@@ -26,6 +210,9 @@ export class LuaState {
 	constructor(packagePath: string[]) {
 		this.L = lauxlib.luaL_newstate();
 		lualib.luaL_openlibs(this.L);
+		api.lua_pushcfunction(this.L, luaLoadfile);
+		lua.lua_setglobal(this.L, to_luastring("loadfile"));
+		this.run(SEARCHER);
 		this.run(`package.path = ... .. ";" .. package.path`, packagePath.join(";"));
 	}
 
@@ -128,9 +315,15 @@ export class LuaState {
 		try {
 			this.pushTraceback();
 			const handler = lua.lua_gettop(L);
-			if (lauxlib.luaL_loadbuffer(L, to_luastring(code), null, to_luastring("=(test)")) !== lua.LUA_OK) {
-				throw new LuaError(lua.lua_tojsstring(L, -1));
+			let chunk = this.chunks.get(code);
+			if (chunk === undefined) {
+				if (lauxlib.luaL_loadbuffer(L, to_luastring(code), null, to_luastring("=(test)")) !== lua.LUA_OK) {
+					throw new LuaError(lua.lua_tojsstring(L, -1));
+				}
+				chunk = lauxlib.luaL_ref(L, lua.LUA_REGISTRYINDEX);
+				this.chunks.set(code, chunk);
 			}
+			lua.lua_rawgeti(L, lua.LUA_REGISTRYINDEX, chunk);
 			for (const arg of args) this.push(arg);
 			if (lua.lua_pcall(L, args.length, 1, handler) !== lua.LUA_OK) {
 				throw new LuaError(lua.lua_tojsstring(L, -1));
@@ -152,4 +345,10 @@ export class LuaState {
 	}
 
 	private traceback: number | undefined;
+	/**
+	 * Each chunk `run` was given, compiled (in the registry), by its code:
+	 * the simulator's calls are a few dozen chunks run again and again with
+	 * other arguments.
+	 */
+	private readonly chunks = new Map<string, number>();
 }
