@@ -1049,6 +1049,7 @@ local consume_invite = ____invite_claims.consume_invite
 local was_used = ____invite_claims.was_used
 local ____invite_records = require("invite_records")
 local bound_username = ____invite_records.bound_username
+local normalise_username = ____invite_records.normalise_username
 local read_account_invite = ____invite_records.read_account_invite
 local ____prosody_require = require("prosody_require")
 local usermanager = ____prosody_require.usermanager
@@ -1186,7 +1187,9 @@ function ____exports.complete_registration(event)
 	consume_invite(invite)
 	forget_invite(invite.token)
 	local inviter = invite.inviter
-	if inviter ~= nil then
+	if inviter ~= nil and normalise_username(inviter, host) == username then
+		module:log("info", "Not subscribing %s to themselves (the inviter's account no longer existed)", username)
+	elseif inviter ~= nil then
 		local ok, err = pcall(subscribe_both, host, inviter, username)
 		if not ok then
 			module:log(

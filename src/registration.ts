@@ -4,7 +4,7 @@
  */
 import { claim_invite, consume_invite, was_used } from "./invite_claims";
 import type { InviteProblem } from "./invites";
-import { bound_username, read_account_invite } from "./invite_records";
+import { bound_username, normalise_username, read_account_invite } from "./invite_records";
 import { usermanager } from "./prosody_require";
 import { check_reservation, forget_invite } from "./pending_invites";
 import { apply_invite_roles } from "./roles";
@@ -158,7 +158,11 @@ export function complete_registration(event: UserRegisteredEvent): void {
 	forget_invite(invite.token);
 
 	const inviter = invite.inviter;
-	if (inviter !== undefined) {
+	if (inviter !== undefined && normalise_username(inviter, host) === username) {
+		// The inviter's account was gone and the invitee took its name: a
+		// subscription to oneself would loop presence back to its sender.
+		module.log("info", "Not subscribing %s to themselves (the inviter's account no longer existed)", username);
+	} else if (inviter !== undefined) {
 		const [ok, err] = pcall(subscribe_both, host, inviter, username);
 		if (!ok) {
 			module.log("error", "Could not subscribe %s and their inviter %s to each other: %s", username, inviter, err);
