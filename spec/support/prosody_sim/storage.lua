@@ -10,6 +10,8 @@
 --                                "set", when given) fail: how = "error"
 --                                returns nil, err (as drivers do); "raise"
 --                                raises a Lua error; nil heals.
+-- sim.storage.writes[store] counts the set and set_keys calls on each store
+-- (failed ones too): what a test asserts was not written.
 local storage = {};
 
 local function copy(value)
@@ -22,7 +24,7 @@ end
 local HOST_KEY = "@host"; -- stands for the nil username (host-wide data)
 
 function storage.new()
-	local state = { data = {}, yielding = false, failing = {}, calls = 0 };
+	local state = { data = {}, yielding = false, failing = {}, calls = 0, writes = {} };
 	local remove = {}; -- the sentinel set_keys() takes for "delete this key"
 
 	local function may_yield()
@@ -33,6 +35,7 @@ function storage.new()
 
 	local function enter(store_name, op)
 		state.calls = state.calls + 1;
+		if op == "set" or op == "set_keys" then state.writes[store_name] = (state.writes[store_name] or 0) + 1; end
 		may_yield();
 		local failing = state.failing[store_name];
 		local how = failing and (failing.op == nil or failing.op == op) and failing.how;
