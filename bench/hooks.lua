@@ -283,10 +283,13 @@ local workloads = {
 	},
 	{
 		name = "preauth with an unknown token",
+		-- Each from a session of its own, from an address of its own: the
+		-- first attempt, which is looked up (a session or address over its
+		-- limit is refused before any lookup, and closed).
 		prepare = function (sim, n)
-			local origin = quiet_session(sim);
-			return pooled(handler(sim, "stanza/iq/urn:xmpp:pars:0:preauth"), function ()
-				return { origin = origin, stanza = sim:preauth_iq("NeverIssuedNeverIssued00") };
+			local h = handler(sim, "stanza/iq/urn:xmpp:pars:0:preauth");
+			return fresh(h, function (i)
+				return { origin = quiet_session(sim, { ip = "192.0.2." .. i, close = function () end }), stanza = sim:preauth_iq("NeverIssuedNeverIssued00") };
 			end)(n);
 		end,
 	},
