@@ -201,6 +201,14 @@ local function fresh(h, make)
 	end;
 end
 
+-- Registrations without invite (user-registering from one session): n events.
+local function uninvited_registrations(sim, n)
+	local session = quiet_session(sim);
+	return fresh(handler(sim, "user-registering"), function ()
+		return registering_event(sim, "mallory", session);
+	end)(n);
+end
+
 -- Invited registrations: user-registering then user-registered, as
 -- mod_register_ibr fires them. Returns prepare(n, first): makes n invites
 -- and their events (usernames from user<first>), and returns run().
@@ -274,12 +282,7 @@ local workloads = {
 	},
 	{
 		name = "registration without invite",
-		prepare = function (sim, n)
-			local session = quiet_session(sim);
-			return fresh(handler(sim, "user-registering"), function ()
-				return registering_event(sim, "mallory", session);
-			end)(n);
-		end,
+		prepare = uninvited_registrations,
 	},
 	{
 		name = "preauth with an unknown token",
@@ -332,12 +335,7 @@ for _, pending in ipairs(PENDING) do
 		family = "registration without invite, open", pending = pending,
 		rounds = PENDING_ROUNDS, min_batch_seconds = PENDING_MIN_BATCH_SECONDS,
 		config = { registration_invite_only = false },
-		prepare = function (sim, n)
-			local session = quiet_session(sim);
-			return fresh(handler(sim, "user-registering"), function ()
-				return registering_event(sim, "mallory", session);
-			end)(n);
-		end,
+		prepare = uninvited_registrations,
 		check = function (sim)
 			-- Open registration: the event must stay allowed.
 			local event = registering_event(sim, "mallory", quiet_session(sim));
