@@ -291,17 +291,23 @@ ____exports.rostermanager = ____exports.prosody_require("core.rostermanager")
 ____exports.usermanager = ____exports.prosody_require("core.usermanager")
 return ____exports
  end,
+["options"] = function(...)
+local ____exports = {}
+--- A positive number option, or its default.
+function ____exports.positive_option(name, default_value)
+	local value = module:get_option_number(name, default_value)
+	return value ~= nil and value > 0 and value or default_value
+end
+return ____exports
+ end,
 ["token_limits"] = function(...)
 local ____exports = {}
+local ____options = require("options")
+local positive_option = ____options.positive_option
 local ____prosody_require = require("prosody_require")
 local prosody_require = ____prosody_require.prosody_require
 local throttle = prosody_require("util.throttle")
 local cache = prosody_require("util.cache")
---- A positive number option, or its default.
-local function positive_option(name, default_value)
-	local value = module:get_option_number(name, default_value)
-	return value ~= nil and value > 0 and value or default_value
-end
 local session_failures = positive_option("invite_token_session_failures", 5)
 local address_failures = positive_option("invite_token_address_failures", 10)
 local domain_failures = positive_option("invite_token_domain_failures", 50)
@@ -377,6 +383,22 @@ local ____prosody_require = require("prosody_require")
 local jid = ____prosody_require.jid
 local ____tokens = require("tokens")
 local redact = ____tokens.redact
+--- The account a password reset invite resets, or nil. Records come from
+-- storage, possibly written by other modules: what is read is checked.
+function ____exports.reset_target(record)
+	local data = record.additional_data
+	if type(data) ~= "table" then
+		return nil
+	end
+	local reset_username = data and data.allow_reset
+	local ____temp_7
+	if type(reset_username) == "string" then
+		____temp_7 = reset_username
+	else
+		____temp_7 = nil
+	end
+	return ____temp_7
+end
 local by_token
 local all_records
 local function read_one(token)
@@ -441,12 +463,11 @@ end
 --- The only username this invite may be used for: the account a reset invite
 -- resets, or the username an account invite was made for (its JID has a node).
 function ____exports.bound_username(record, host)
-	local ____opt_5 = record.additional_data
-	local reset_username = ____opt_5 and ____opt_5.allow_reset
+	local reset_username = ____exports.reset_target(record)
 	if reset_username ~= nil then
 		return ____exports.normalise_username(reset_username, host)
 	end
-	if record.type ~= "register" then
+	if record.type ~= "register" or type(record.jid) ~= "string" then
 		return nil
 	end
 	local node = jid.split(record.jid)
@@ -461,6 +482,9 @@ local ____invite_records = require("invite_records")
 local bound_username = ____invite_records.bound_username
 local read_account_invite = ____invite_records.read_account_invite
 local read_all_account_invites = ____invite_records.read_all_account_invites
+local reset_target = ____invite_records.reset_target
+local ____options = require("options")
+local positive_option = ____options.positive_option
 local ____tokens = require("tokens")
 local redact = ____tokens.redact
 function release_reservation(token)
@@ -477,55 +501,65 @@ function release_reservation(token)
 		end
 	end
 end
-local refresh_interval = module:get_option_number("invite_reservation_refresh", 60) or 60
+local refresh_interval = positive_option("invite_reservation_refresh", 60)
+--- After a failed read, how long storage is left alone (every use meanwhile fails closed).
+local RETRY_SECONDS = 10
 by_username = {}
 by_token = {}
 --- token → expiry, for every pending invite that allows registration.
 local pending = {}
 --- When the reservations were last read from storage; nil until a read succeeds.
 local read_at
+--- When a read last failed; nil after a successful one.
+local failed_at
 --- The username a pending account invite reserves, or nil (open invites, resets, contact invites).
 local function reserved_username(record, host)
-	local ____temp_2 = record.type ~= "register"
-	if not ____temp_2 then
-		local ____opt_0 = record.additional_data
-		____temp_2 = (____opt_0 and ____opt_0.allow_reset) ~= nil
-	end
-	if ____temp_2 then
+	if record.type ~= "register" or reset_target(record) ~= nil then
 		return nil
 	end
 	return bound_username(record, host)
 end
-local function add(username, token, expires)
-	local tokens = by_username[username]
+local function add(names, tokens_to_names, username, token, expires)
+	local tokens = names[username]
 	if tokens == nil then
 		tokens = {}
-		by_username[username] = tokens
+		names[username] = tokens
 	end
 	tokens[token] = expires
-	by_token[token] = username
+	tokens_to_names[token] = username
 end
 --- Reads every pending account invite from storage. False (logged) when storage failed.
 function ____exports.load_pending_invites()
+	local now = os.time()
 	local records = read_all_account_invites()
 	if records == nil then
 		read_at = nil
+		failed_at = now
 		return false
 	end
-	by_username = {}
-	by_token = {}
-	pending = {}
-	local now = os.time()
+	local names = {}
+	local tokens_to_names = {}
+	local tokens = {}
 	for token, record in pairs(records) do
-		if type(record) == "table" and type(record.expires) == "number" and record.expires > now then
-			pending[token] = record.expires
+		if type(token) == "string" and type(record) == "table" and type(record.expires) == "number" and record.expires > now then
+			tokens[token] = record.expires
 			local username = reserved_username(record, module.host)
 			if username ~= nil then
-				add(username, token, record.expires)
+				add(
+					names,
+					tokens_to_names,
+					username,
+					token,
+					record.expires
+				)
 			end
 		end
 	end
+	by_username = names
+	by_token = tokens_to_names
+	pending = tokens
 	read_at = now
+	failed_at = nil
 	return true
 end
 --- invite-created: an invite made in this server is pending, and reserves its username, at once.
@@ -536,7 +570,13 @@ function ____exports.add_pending_invite(record)
 	pending[record.token] = record.expires
 	local username = reserved_username(record, module.host)
 	if username ~= nil then
-		add(username, record.token, record.expires)
+		add(
+			by_username,
+			by_token,
+			username,
+			record.token,
+			record.expires
+		)
 	end
 end
 --- The invite was used: it is no longer pending, and its name no longer reserved by it.
@@ -544,10 +584,16 @@ function ____exports.forget_invite(token)
 	pending[token] = nil
 	release_reservation(token)
 end
---- Re-reads the reservations once they are older than the refresh interval. False when storage failed.
+--- Re-reads the pending invites once they are older than the refresh
+-- interval. False when storage failed; then storage is left alone for
+-- RETRY_SECONDS (a store that is down is not read again per request).
 local function fresh()
-	if read_at ~= nil and os.time() - read_at < refresh_interval then
+	local now = os.time()
+	if read_at ~= nil and now - read_at < refresh_interval then
 		return true
+	end
+	if failed_at ~= nil and now - failed_at < RETRY_SECONDS then
+		return false
 	end
 	return ____exports.load_pending_invites()
 end
@@ -1051,6 +1097,7 @@ local ____invite_records = require("invite_records")
 local bound_username = ____invite_records.bound_username
 local normalise_username = ____invite_records.normalise_username
 local read_account_invite = ____invite_records.read_account_invite
+local reset_target = ____invite_records.reset_target
 local ____prosody_require = require("prosody_require")
 local usermanager = ____prosody_require.usermanager
 local ____pending_invites = require("pending_invites")
@@ -1137,8 +1184,7 @@ function ____exports.check_registration(event)
 		refuse_invite(event, problem)
 		return
 	end
-	local ____opt_3 = record.additional_data
-	local is_reset = (____opt_3 and ____opt_3.allow_reset) ~= nil
+	local is_reset = reset_target(record) ~= nil
 	local for_username = bound_username(record, event.host)
 	if for_username ~= nil and for_username ~= username then
 		local what = is_reset and "is only for the account" or "is only valid for the username"
@@ -1185,7 +1231,9 @@ function ____exports.complete_registration(event)
 	local username = event.username
 	local host = module.host
 	consume_invite(invite)
-	forget_invite(invite.token)
+	if not invite.reusable then
+		forget_invite(invite.token)
+	end
 	local inviter = invite.inviter
 	if inviter ~= nil and normalise_username(inviter, host) == username then
 		module:log("info", "Not subscribing %s to themselves (the inviter's account no longer existed)", username)
@@ -1233,10 +1281,10 @@ local ____pending_invites = require("pending_invites")
 local reserved_by_token = ____pending_invites.reserved_by_token
 local ____invite_records = require("invite_records")
 local normalise_username = ____invite_records.normalise_username
+local reset_target = ____invite_records.reset_target
 --- The username the session's invite is bound to, as far as is known without reading storage.
 local function invited_username(invite, host)
-	local ____opt_0 = invite.additional_data
-	local reset_username = ____opt_0 and ____opt_0.allow_reset
+	local reset_username = reset_target(invite)
 	if reset_username ~= nil then
 		return normalise_username(reset_username, host)
 	end
@@ -1284,9 +1332,9 @@ end
 -- mod_register_ibr answers it: for a session with a bound invite, the
 -- session's next reply to this IQ is filled in.
 function ____exports.prefill_registration_form(event)
-	local ____event_2 = event
-	local origin = ____event_2.origin
-	local stanza = ____event_2.stanza
+	local ____event_0 = event
+	local origin = ____event_0.origin
+	local stanza = ____event_0.stanza
 	local invite = origin.validated_invite
 	if invite == nil or stanza.attr.type ~= "get" or origin.type ~= "c2s_unauthed" then
 		return
@@ -1349,7 +1397,10 @@ if prosody.process_type == "prosody" then
 	if invite_only then
 		module:depends("register_ibr")
 	end
-	pcall(load_pending_invites)
+	local loaded, err = pcall(load_pending_invites)
+	if not loaded then
+		module:log("error", "Could not read the pending invites: %s", err)
+	end
 end
 module:hook(
 	"invite-created",

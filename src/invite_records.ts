@@ -11,7 +11,7 @@
  */
 import { jid } from "./prosody_require";
 import { redact } from "./tokens";
-import type { InviteRecord } from "./types/mod_invites";
+import type { InviteAdditionalData, InviteRecord } from "./types/mod_invites";
 import type { KeyvalStore, MapStore } from "./types/storage";
 
 export type RecordProblem = "token-invalid" | "internal-error";
@@ -66,13 +66,26 @@ export function normalise_username(username: string, host: string): string {
  * resets, or the username an account invite was made for (its JID has a node).
  */
 export function bound_username(record: InviteRecord, host: string): string | undefined {
-	const reset_username = record.additional_data?.allow_reset;
+	const reset_username = reset_target(record);
 	if (reset_username !== undefined) {
 		return normalise_username(reset_username, host);
 	}
-	if (record.type !== "register") {
+	if (record.type !== "register" || type(record.jid) !== "string") {
 		return undefined; // a contact invite's JID is the inviter's
 	}
 	const [node] = jid.split(record.jid);
 	return node !== undefined ? normalise_username(node, host) : undefined;
+}
+
+/**
+ * The account a password reset invite resets, or nil. Records come from
+ * storage, possibly written by other modules: what is read is checked.
+ */
+export function reset_target(record: { readonly additional_data?: InviteAdditionalData }): string | undefined {
+	const data = record.additional_data;
+	if (type(data) !== "table") {
+		return undefined;
+	}
+	const reset_username = data?.allow_reset;
+	return type(reset_username) === "string" ? reset_username : undefined;
 }

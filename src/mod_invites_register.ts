@@ -34,7 +34,10 @@ if (prosody.process_type === "prosody") {
 	}
 	// The pending invites: their tokens and the usernames they reserve (XEP-0445 §5).
 	// A failure is logged, and reading is tried again when needed.
-	pcall(load_pending_invites);
+	const [loaded, err] = pcall(load_pending_invites);
+	if (!loaded) {
+		module.log("error", "Could not read the pending invites: %s", err);
+	}
 }
 
 // A new invite is pending, and reserves its username, at once.

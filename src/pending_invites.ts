@@ -18,11 +18,14 @@
  * store that cannot be read reserves every name (the registration is
  * refused as a temporary failure), never none.
  */
-import { bound_username, read_account_invite, read_all_account_invites } from "./invite_records";
+import { bound_username, read_account_invite, read_all_account_invites, reset_target } from "./invite_records";
+import { positive_option } from "./options";
 import { redact } from "./tokens";
 import type { InviteRecord } from "./types/mod_invites";
 
-const refresh_interval = module.get_option_number("invite_reservation_refresh", 60) ?? 60;
+const refresh_interval = positive_option("invite_reservation_refresh", 60);
+/** After a failed read, how long storage is left alone (every use meanwhile fails closed). */
+const RETRY_SECONDS = 10;
 
 /** username → token → expiry, for the pending account invites bound to a username. */
 let by_username = new LuaTable<string, LuaTable<string, number>>();
@@ -32,46 +35,60 @@ let by_token = new LuaTable<string, string>();
 let pending = new LuaTable<string, number>();
 /** When the reservations were last read from storage; nil until a read succeeds. */
 let read_at: number | undefined;
+/** When a read last failed; nil after a successful one. */
+let failed_at: number | undefined;
 
 /** The username a pending account invite reserves, or nil (open invites, resets, contact invites). */
 function reserved_username(record: InviteRecord, host: string): string | undefined {
-	if (record.type !== "register" || record.additional_data?.allow_reset !== undefined) {
+	if (record.type !== "register" || reset_target(record) !== undefined) {
 		return undefined; // a reset invite's account exists already
 	}
 	return bound_username(record, host);
 }
 
-function add(username: string, token: string, expires: number): void {
-	let tokens = by_username.get(username);
+function add(
+	names: LuaTable<string, LuaTable<string, number>>,
+	tokens_to_names: LuaTable<string, string>,
+	username: string,
+	token: string,
+	expires: number,
+): void {
+	let tokens = names.get(username);
 	if (tokens === undefined) {
 		tokens = new LuaTable();
-		by_username.set(username, tokens);
+		names.set(username, tokens);
 	}
 	tokens.set(token, expires);
-	by_token.set(token, username);
+	tokens_to_names.set(token, username);
 }
 
 /** Reads every pending account invite from storage. False (logged) when storage failed. */
 export function load_pending_invites(): boolean {
+	const now = os.time();
 	const records = read_all_account_invites();
 	if (records === undefined) {
 		read_at = undefined;
+		failed_at = now;
 		return false;
 	}
-	by_username = new LuaTable();
-	by_token = new LuaTable();
-	pending = new LuaTable();
-	const now = os.time();
+	// Built aside and swapped in whole: a record that cannot be read is skipped.
+	const names = new LuaTable<string, LuaTable<string, number>>();
+	const tokens_to_names = new LuaTable<string, string>();
+	const tokens = new LuaTable<string, number>();
 	for (const [token, record] of records) {
-		if (type(record) === "table" && type(record.expires) === "number" && record.expires > now) {
-			pending.set(token, record.expires);
+		if (type(token) === "string" && type(record) === "table" && type(record.expires) === "number" && record.expires > now) {
+			tokens.set(token, record.expires);
 			const username = reserved_username(record, module.host);
 			if (username !== undefined) {
-				add(username, token, record.expires);
+				add(names, tokens_to_names, username, token, record.expires);
 			}
 		}
 	}
+	by_username = names;
+	by_token = tokens_to_names;
+	pending = tokens;
 	read_at = now;
+	failed_at = undefined;
 	return true;
 }
 
@@ -83,7 +100,7 @@ export function add_pending_invite(record: InviteRecord): void {
 	pending.set(record.token, record.expires);
 	const username = reserved_username(record, module.host);
 	if (username !== undefined) {
-		add(username, record.token, record.expires);
+		add(by_username, by_token, username, record.token, record.expires);
 	}
 }
 
@@ -108,10 +125,18 @@ function release_reservation(token: string): void {
 	}
 }
 
-/** Re-reads the reservations once they are older than the refresh interval. False when storage failed. */
+/**
+ * Re-reads the pending invites once they are older than the refresh
+ * interval. False when storage failed; then storage is left alone for
+ * RETRY_SECONDS (a store that is down is not read again per request).
+ */
 function fresh(): boolean {
-	if (read_at !== undefined && os.time() - read_at < refresh_interval) {
+	const now = os.time();
+	if (read_at !== undefined && now - read_at < refresh_interval) {
 		return true;
+	}
+	if (failed_at !== undefined && now - failed_at < RETRY_SECONDS) {
+		return false;
 	}
 	return load_pending_invites();
 }

@@ -4,7 +4,7 @@
  */
 import { claim_invite, consume_invite, was_used } from "./invite_claims";
 import type { InviteProblem } from "./invites";
-import { bound_username, normalise_username, read_account_invite } from "./invite_records";
+import { bound_username, normalise_username, read_account_invite, reset_target } from "./invite_records";
 import { usermanager } from "./prosody_require";
 import { check_reservation, forget_invite } from "./pending_invites";
 import { apply_invite_roles } from "./roles";
@@ -104,7 +104,7 @@ export function check_registration(event: UserRegisteringEvent): void {
 		return;
 	}
 
-	const is_reset = record.additional_data?.allow_reset !== undefined;
+	const is_reset = reset_target(record) !== undefined;
 	const for_username = bound_username(record, event.host);
 	if (for_username !== undefined && for_username !== username) {
 		// (No "password" in the text: some clients show any not-acceptable mentioning it as "password too weak".)
@@ -155,7 +155,9 @@ export function complete_registration(event: UserRegisteredEvent): void {
 	const username = event.username;
 	const host = module.host;
 	consume_invite(invite);
-	forget_invite(invite.token);
+	if (!invite.reusable) {
+		forget_invite(invite.token);
+	}
 
 	const inviter = invite.inviter;
 	if (inviter !== undefined && normalise_username(inviter, host) === username) {

@@ -11,14 +11,14 @@
  */
 import { st } from "./prosody_require";
 import { reserved_by_token } from "./pending_invites";
-import { normalise_username } from "./invite_records";
+import { normalise_username, reset_target } from "./invite_records";
 import type { SessionStanzaEvent } from "./types/events";
 import type { ValidInvite } from "./types/mod_invites";
 import type { Stanza } from "./types/stanza";
 
 /** The username the session's invite is bound to, as far as is known without reading storage. */
 function invited_username(invite: ValidInvite, host: string): string | undefined {
-	const reset_username = invite.additional_data?.allow_reset;
+	const reset_username = reset_target(invite);
 	if (reset_username !== undefined) {
 		return normalise_username(reset_username, host);
 	}

@@ -15,18 +15,13 @@
  * Memory stays bounded: at most TRACKED addresses of each kind are kept,
  * the least recently used go first (util.cache).
  */
+import { positive_option } from "./options";
 import { prosody_require } from "./prosody_require";
 import type { Session } from "./types/session";
 import type { Cache, Throttle } from "./types/throttle";
 
 const throttle = prosody_require("util.throttle");
 const cache = prosody_require("util.cache");
-
-/** A positive number option, or its default. */
-function positive_option(name: string, default_value: number): number {
-	const value = module.get_option_number(name, default_value);
-	return value !== undefined && value > 0 ? value : default_value;
-}
 
 const session_failures = positive_option("invite_token_session_failures", 5);
 const address_failures = positive_option("invite_token_address_failures", 10);

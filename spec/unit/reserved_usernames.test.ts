@@ -161,7 +161,28 @@ describe.each(prosodyVersions)("usernames reserved by pending invites on Prosody
 			expect(sim.userExists("alice")).toBe(false);
 			expect(sim.logs("error").some((e) => e.message.includes("simulated storage failure"))).toBe(true);
 			sim.storage.fail("invite_token", undefined);
+			// A store that failed is left alone for 10 s (not read again per request): still closed.
+			const before = sim.storageCalls();
+			const client = sim.connect();
+			expect(stanzaError(sim.register(client, "alice"))?.condition).toBe("internal-server-error");
+			expect(sim.storageCalls() - before).toBeLessThanOrEqual(2); // mod_register_ibr's own reads, none of the invite store
+			sim.advance(10);
 			expect(stanzaError(registerWith(sim, undefined, "alice"))).toEqual(RESERVED);
+		});
+
+		test("a record no mod_invites would write is skipped; the others still count", () => {
+			const sim = sims.create({ version, ...OPEN, modules: ["presence", "register_ibr", "invites"] });
+			sim.invites.createAccount("alice");
+			sim.call(`
+				local store = sim.storage.open(sim.host, "invite_token", "map");
+				store:set(nil, "OddRecordOddRecordOdd001", { type = "register", jid = {}, expires = sim.now + 60, additional_data = 5 });
+				store:set(nil, "OddRecordOddRecordOdd002", { type = "register", jid = "x@" .. sim.host, expires = sim.now + 60, additional_data = { allow_reset = {} } });
+				store:set(nil, "OddRecordOddRecordOdd003", "not a table");`);
+			sim.call(`assert(sim.modulemanager.load(sim.host, "invites_register"))`);
+			expect(stanzaError(registerWith(sim, undefined, "alice"))).toEqual(RESERVED);
+			const invite = sim.invites.createAccount();
+			expect(registerWith(sim, invite.token, "bob").attrs.type).toBe("result");
+			expect(sim.logs("error")).toEqual([]);
 		});
 
 		test("confirming a reservation fails: a temporary failure, not a free name", () => {
