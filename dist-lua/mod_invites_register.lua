@@ -26,6 +26,124 @@ local function require(file, ...)
 	end
 end
 ____modules = {
+["prosody_require"] = function(...)
+local ____exports = {}
+--- Requires a library under the name the running Prosody uses:
+-- "prosody.util.stanza" in 13, "util.stanza" in 0.12 (which has no
+-- "prosody." namespace). Runs once per library, when the module loads; the
+-- server has loaded these libraries already, so the require() that
+-- searches the filesystem (and fails on 0.12) is a last resort.
+function ____exports.prosody_require(name)
+	local loaded = package.loaded
+	local lib = loaded["prosody." .. name] or loaded[name]
+	if lib ~= nil then
+		return lib
+	end
+	local found, namespaced = pcall(require, "prosody." .. name)
+	if found then
+		return namespaced
+	end
+	return require(name)
+end
+____exports.st = ____exports.prosody_require("util.stanza")
+____exports.jid = ____exports.prosody_require("util.jid")
+____exports.rostermanager = ____exports.prosody_require("core.rostermanager")
+____exports.usermanager = ____exports.prosody_require("core.usermanager")
+return ____exports
+ end,
+["accounts"] = function(...)
+local ____exports = {}
+local ____prosody_require = require("prosody_require")
+local usermanager = ____prosody_require.usermanager
+--- Whether the host's auth provider tells account info (13's internal
+-- providers: creation time, enabled); else existence is all it tells.
+local function provider_has_account_info(host)
+	local ____temp_2 = usermanager.get_account_info ~= nil
+	if ____temp_2 then
+		local ____opt_0 = usermanager.get_provider(host)
+		____temp_2 = (____opt_0 and ____opt_0.get_account_info) ~= nil
+	end
+	return ____temp_2
+end
+local creation_store
+local function creations()
+	if creation_store == nil then
+		creation_store = module:open_store("invites_register_account")
+	end
+	return creation_store
+end
+local function write_creation(username, host)
+	if provider_has_account_info(host) then
+		return
+	end
+	local ok, err = creations():set(
+		username,
+		{created = os.time()}
+	)
+	if not ok then
+		module:log("warn", "Could not record when account %s was created: %s", username, err)
+	end
+end
+--- user-registered, on a server whose auth provider records no creation
+-- time (0.12): remember when this account was created. A failure is logged
+-- and costs only this record (invites are then judged by existence).
+function ____exports.record_account_created(username, host)
+	local ok, err = pcall(write_creation, username, host)
+	if not ok then
+		module:log("warn", "Could not record when account %s was created: %s", username, err)
+	end
+end
+local function recorded_creation(username)
+	local record = creations():get(username)
+	return record ~= nil and type(record.created) == "number" and record.created or nil
+end
+--- 13's internal providers: existence, enabled and creation in one read.
+local function standing_from_account_info(username, host)
+	local info = usermanager.get_account_info(username, host)
+	if info == nil then
+		return {state = "gone"}
+	end
+	local ____temp_3
+	if type(info.created) == "number" then
+		____temp_3 = info.created
+	else
+		____temp_3 = nil
+	end
+	local created = ____temp_3
+	local enabled = info.enabled
+	if enabled == nil and usermanager.user_is_enabled ~= nil then
+		enabled = usermanager.user_is_enabled(username, host)
+	end
+	return {state = enabled == false and "disabled" or "active", created = created}
+end
+local function read_standing(username, host)
+	if provider_has_account_info(host) then
+		return standing_from_account_info(username, host)
+	end
+	if not usermanager.user_exists(username, host) then
+		return {state = "gone"}
+	end
+	local enabled = true
+	if usermanager.user_is_enabled ~= nil then
+		enabled = usermanager.user_is_enabled(username, host)
+	end
+	return {
+		state = enabled == false and "disabled" or "active",
+		created = recorded_creation(username)
+	}
+end
+--- The standing of local account `username`. "unknown" when asking raised
+-- an error (logged): the caller answers a temporary failure.
+function ____exports.account_standing(username, host)
+	local ok, standing = pcall(read_standing, username, host)
+	if not ok then
+		module:log("error", "Could not check account %s: %s", username, standing)
+		return {state = "unknown"}
+	end
+	return standing
+end
+return ____exports
+ end,
 ["tokens"] = function(...)
 local ____exports = {}
 --- mod_invites makes 24-character tokens (util.id.medium); 128 leaves room for other generators.
@@ -51,6 +169,506 @@ end
 -- level, never the token itself.
 function ____exports.redact(token)
 	return string.sub(token, 1, 4) .. "…"
+end
+return ____exports
+ end,
+["invite_records"] = function(...)
+local ____exports = {}
+local ____prosody_require = require("prosody_require")
+local jid = ____prosody_require.jid
+local ____tokens = require("tokens")
+local redact = ____tokens.redact
+--- The account a password reset invite resets, or nil. Records come from
+-- storage, possibly written by other modules: what is read is checked.
+function ____exports.reset_target(record)
+	local data = record.additional_data
+	if type(data) ~= "table" then
+		return nil
+	end
+	local reset_username = data and data.allow_reset
+	local ____temp_7
+	if type(reset_username) == "string" then
+		____temp_7 = reset_username
+	else
+		____temp_7 = nil
+	end
+	return ____temp_7
+end
+local by_token
+local all_records
+local function read_one(token)
+	if by_token == nil then
+		by_token = module:open_store("invite_token", "map")
+	end
+	return by_token:get(nil, token)
+end
+local function read_all()
+	if all_records == nil then
+		all_records = module:open_store("invite_token")
+	end
+	return all_records:get(nil)
+end
+--- The stored record of an account invite, expired or not: "token-invalid"
+-- when it is gone (used or deleted), "internal-error" when storage failed.
+function ____exports.read_account_invite(token)
+	local ok, record, err = pcall(read_one, token)
+	if not ok or record == nil and err ~= nil then
+		local ____module_log_2 = module.log
+		local ____redact_result_1 = redact(token)
+		local ____ok_0
+		if ok then
+			____ok_0 = err
+		else
+			____ok_0 = record
+		end
+		____module_log_2(
+			module,
+			"error",
+			"Could not read invite %s from storage: %s",
+			____redact_result_1,
+			____ok_0
+		)
+		return nil, "internal-error"
+	end
+	if record == nil or type(record) ~= "table" then
+		return nil, "token-invalid"
+	end
+	return record
+end
+--- Every stored account invite (expired ones included), or nil when storage failed (logged).
+function ____exports.read_all_account_invites()
+	local ok, records, err = pcall(read_all)
+	if not ok or records == nil and err ~= nil then
+		local ____module_log_4 = module.log
+		local ____ok_3
+		if ok then
+			____ok_3 = err
+		else
+			____ok_3 = records
+		end
+		____module_log_4(module, "error", "Could not read the pending invites from storage: %s", ____ok_3)
+		return nil
+	end
+	return records or ({})
+end
+--- A username as mod_register_ibr compares it (nodeprep), or as given when it cannot be prepared.
+function ____exports.normalise_username(username, host)
+	return jid.node(jid.prep((username .. "@") .. host) or "") or username
+end
+--- The only username this invite may be used for: the account a reset invite
+-- resets, or the username an account invite was made for (its JID has a node).
+function ____exports.bound_username(record, host)
+	local reset_username = ____exports.reset_target(record)
+	if reset_username ~= nil then
+		return ____exports.normalise_username(reset_username, host)
+	end
+	if record.type ~= "register" or type(record.jid) ~= "string" then
+		return nil
+	end
+	local node = jid.split(record.jid)
+	return node ~= nil and ____exports.normalise_username(node, host) or nil
+end
+return ____exports
+ end,
+["invite_accounts"] = function(...)
+local ____exports = {}
+local ____accounts = require("accounts")
+local account_standing = ____accounts.account_standing
+local ____prosody_require = require("prosody_require")
+local jid = ____prosody_require.jid
+local ____invite_records = require("invite_records")
+local normalise_username = ____invite_records.normalise_username
+local reset_target = ____invite_records.reset_target
+--- mod_invites_adhoc's permission to make invites that register accounts ("invites_adhoc" is its module name).
+local INVITE_PERMISSION = "invites_adhoc:invite-users"
+local require_permission = module:get_option_boolean("invite_require_inviter_permission", false) == true
+if require_permission and module.may == nil then
+	module:log("warn", "invite_require_inviter_permission needs Prosody 13's roles; it has no effect on this version")
+end
+--- The username of `address` when it is an account of `host`.
+local function local_account(address, host)
+	if type(address) ~= "string" then
+		return nil
+	end
+	local node, address_host = jid.split(address)
+	if node == nil or address_host == nil or jid.prep(address_host) ~= host then
+		return nil
+	end
+	return normalise_username(node, host)
+end
+--- The local accounts `invite` names.
+function ____exports.named_accounts(invite, host)
+	local creators = {}
+	if invite.type == "roster" then
+		local owner = invite.username or invite.inviter
+		local creator = owner ~= nil and normalise_username(owner, host) or local_account(invite.jid, host)
+		if creator ~= nil then
+			creators[#creators + 1] = creator
+		end
+	end
+	local data = invite.additional_data
+	local ____temp_0
+	if type(data) == "table" then
+		____temp_0 = local_account(data.source, host)
+	else
+		____temp_0 = nil
+	end
+	local source = ____temp_0
+	if source ~= nil and source ~= creators[1] then
+		creators[#creators + 1] = source
+	end
+	local reset_username = reset_target(invite)
+	return {
+		creators = creators,
+		target = reset_username ~= nil and normalise_username(reset_username, host) or nil
+	}
+end
+--- Whether the invite names any local account (only those need a check).
+function ____exports.names_accounts(named)
+	return #named.creators > 0 or named.target ~= nil
+end
+local function check_account(account, role, host, created_at)
+	local standing = account_standing(account, host)
+	if standing.state ~= "active" then
+		return {account = account, role = role, reason = standing.state}
+	end
+	if standing.created ~= nil and type(created_at) == "number" and standing.created > created_at then
+		return {account = account, role = role, reason = "replaced"}
+	end
+	return nil
+end
+--- Whether the accounts `named` still stand for an invite created at
+-- `created_at` (nil when unknown: then only existence and state count).
+-- `registering`: the invite is to register an account (the permission
+-- option applies), not for a XEP-0379 subscription.
+function ____exports.check_named_accounts(named, created_at, host, registering)
+	for ____, creator in ipairs(named.creators) do
+		local problem = check_account(creator, "creator", host, created_at)
+		if problem ~= nil then
+			return problem
+		end
+		if registering and require_permission and module.may ~= nil and module:may(INVITE_PERMISSION, (creator .. "@") .. host, true) ~= true then
+			return {account = creator, role = "creator", reason = "no-permission"}
+		end
+	end
+	if named.target ~= nil then
+		return check_account(named.target, "target", host, created_at)
+	end
+	return nil
+end
+--- For the log (info level, no token): why an invite was refused.
+function ____exports.describe_void(problem)
+	local whose = problem.role == "creator" and "made by " .. problem.account or "for account " .. problem.account
+	local why = {
+		gone = "that account no longer exists",
+		disabled = "that account is disabled",
+		replaced = "that account was deleted and its name registered again since",
+		["no-permission"] = "that account may no longer invite users",
+		unknown = "that account could not be checked"
+	}
+	return (("an invite " .. whose) .. ": ") .. why[problem.reason]
+end
+return ____exports
+ end,
+["options"] = function(...)
+local ____exports = {}
+--- A positive number option, or its default.
+function ____exports.positive_option(name, default_value)
+	local value = module:get_option_number(name, default_value)
+	return value ~= nil and value > 0 and value or default_value
+end
+return ____exports
+ end,
+["pending_invites"] = function(...)
+local ____exports = {}
+local release_reservation, by_username, by_token
+local ____invite_records = require("invite_records")
+local bound_username = ____invite_records.bound_username
+local read_account_invite = ____invite_records.read_account_invite
+local read_all_account_invites = ____invite_records.read_all_account_invites
+local reset_target = ____invite_records.reset_target
+local ____invite_accounts = require("invite_accounts")
+local check_named_accounts = ____invite_accounts.check_named_accounts
+local named_accounts = ____invite_accounts.named_accounts
+local names_accounts = ____invite_accounts.names_accounts
+local ____options = require("options")
+local positive_option = ____options.positive_option
+local ____tokens = require("tokens")
+local redact = ____tokens.redact
+function release_reservation(token)
+	local username = by_token[token]
+	if username == nil then
+		return
+	end
+	by_token[token] = nil
+	local tokens = by_username[username]
+	if tokens ~= nil then
+		tokens[token] = nil
+		if (next(tokens)) == nil then
+			by_username[username] = nil
+		end
+	end
+end
+local refresh_interval = positive_option("invite_reservation_refresh", 60)
+--- After a failed read, how long storage is left alone (every use meanwhile fails closed).
+local RETRY_SECONDS = 10
+by_username = {}
+by_token = {}
+--- token → expiry, for every pending invite that allows registration.
+local pending = {}
+--- account → token → true: the pending invites that name a local account (made by it, or resetting it).
+local by_account = {}
+--- token → the accounts it is filed under in by_account.
+local accounts_by_token = {}
+--- When the reservations were last read from storage; nil until a read succeeds.
+local read_at
+--- When a read last failed; nil after a successful one.
+local failed_at
+--- The username a pending account invite reserves, or nil (open invites, resets, contact invites).
+local function reserved_username(record, host)
+	if record.type ~= "register" or reset_target(record) ~= nil then
+		return nil
+	end
+	return bound_username(record, host)
+end
+local function add(names, tokens_to_names, username, token, expires)
+	local tokens = names[username]
+	if tokens == nil then
+		tokens = {}
+		names[username] = tokens
+	end
+	tokens[token] = expires
+	tokens_to_names[token] = username
+end
+--- Files `record` under the accounts it names.
+local function add_named(accounts, accounts_of, token, record)
+	local named = named_accounts(record, module.host)
+	local names = {}
+	for ____, creator in ipairs(named.creators) do
+		names[#names + 1] = creator
+	end
+	if named.target ~= nil then
+		names[#names + 1] = named.target
+	end
+	if #names == 0 then
+		return
+	end
+	for ____, account in ipairs(names) do
+		local tokens = accounts[account]
+		if tokens == nil then
+			tokens = {}
+			accounts[account] = tokens
+		end
+		tokens[token] = true
+	end
+	accounts_of[token] = names
+end
+--- Reads every pending account invite from storage. False (logged) when storage failed.
+function ____exports.load_pending_invites()
+	local now = os.time()
+	local records = read_all_account_invites()
+	if records == nil then
+		read_at = nil
+		failed_at = now
+		return false
+	end
+	local names = {}
+	local tokens_to_names = {}
+	local tokens = {}
+	local accounts = {}
+	local accounts_of = {}
+	for token, record in pairs(records) do
+		if type(token) == "string" and type(record) == "table" and type(record.expires) == "number" and record.expires > now then
+			tokens[token] = record.expires
+			local username = reserved_username(record, module.host)
+			if username ~= nil then
+				add(
+					names,
+					tokens_to_names,
+					username,
+					token,
+					record.expires
+				)
+			end
+			add_named(accounts, accounts_of, token, record)
+		end
+	end
+	by_username = names
+	by_token = tokens_to_names
+	pending = tokens
+	by_account = accounts
+	accounts_by_token = accounts_of
+	read_at = now
+	failed_at = nil
+	return true
+end
+--- invite-created: an invite made in this server is pending, and reserves its username, at once.
+function ____exports.add_pending_invite(record)
+	if record.allow_registration ~= true or type(record.token) ~= "string" or type(record.expires) ~= "number" then
+		return
+	end
+	pending[record.token] = record.expires
+	local username = reserved_username(record, module.host)
+	if username ~= nil then
+		add(
+			by_username,
+			by_token,
+			username,
+			record.token,
+			record.expires
+		)
+	end
+	add_named(by_account, accounts_by_token, record.token, record)
+end
+--- The invite was used or deleted: it is no longer pending, and no longer reserves its name or names an account.
+function ____exports.forget_invite(token)
+	pending[token] = nil
+	release_reservation(token)
+	local accounts = accounts_by_token[token]
+	if accounts ~= nil then
+		accounts_by_token[token] = nil
+		for ____, account in ipairs(accounts) do
+			local tokens = by_account[account]
+			if tokens ~= nil then
+				tokens[token] = nil
+				if (next(tokens)) == nil then
+					by_account[account] = nil
+				end
+			end
+		end
+	end
+end
+--- The tokens of the pending invites known to name local account `account`
+-- (made by it, or resetting it): a copy, safe to forget them while walking it.
+function ____exports.invites_naming(account)
+	local tokens = {}
+	local filed = by_account[account]
+	if filed ~= nil then
+		for token in pairs(filed) do
+			tokens[#tokens + 1] = token
+		end
+	end
+	return tokens
+end
+--- Re-reads the pending invites once they are older than the refresh
+-- interval. False when storage failed; then storage is left alone for
+-- RETRY_SECONDS (a store that is down is not read again per request).
+local function fresh()
+	local now = os.time()
+	if read_at ~= nil and now - read_at < refresh_interval then
+		return true
+	end
+	if failed_at ~= nil and now - failed_at < RETRY_SECONDS then
+		return false
+	end
+	return ____exports.load_pending_invites()
+end
+--- The username `token`'s invite reserves, as far as the reservations know (for pre-filled forms).
+function ____exports.reserved_by_token(token)
+	fresh()
+	return by_token[token]
+end
+--- Whether `token` is, as far as is known without storage, a pending invite's (used or deleted ones may linger until the next read).
+function ____exports.is_pending_token(token)
+	fresh()
+	local expires = pending[token]
+	return expires ~= nil and expires > os.time()
+end
+--- Whether a pending invite was made for `username` ("reserved"), so that
+-- no other registration may take it; "unknown" when storage could not tell.
+function ____exports.check_reservation(username)
+	if not fresh() then
+		return "unknown"
+	end
+	local tokens = by_username[username]
+	if tokens == nil then
+		return "free"
+	end
+	local now = os.time()
+	for token, expires in pairs(tokens) do
+		if expires > now then
+			local record, problem = read_account_invite(token)
+			if record ~= nil and record.expires > now then
+				local named = named_accounts(record, module.host)
+				local ____names_accounts_result_0
+				if names_accounts(named) then
+					____names_accounts_result_0 = check_named_accounts(named, record.created_at, module.host, true)
+				else
+					____names_accounts_result_0 = nil
+				end
+				local void_problem = ____names_accounts_result_0
+				if void_problem == nil then
+					module:log(
+						"debug",
+						"Username %s is reserved by invite %s",
+						username,
+						redact(token)
+					)
+					return "reserved"
+				end
+				if void_problem.reason == "unknown" then
+					return "unknown"
+				end
+			elseif problem == "internal-error" then
+				return "unknown"
+			end
+		end
+		release_reservation(token)
+	end
+	return "free"
+end
+return ____exports
+ end,
+["deleted_accounts"] = function(...)
+local ____exports = {}
+local ____pending_invites = require("pending_invites")
+local forget_invite = ____pending_invites.forget_invite
+local invites_naming = ____pending_invites.invites_naming
+local ____tokens = require("tokens")
+local redact = ____tokens.redact
+local function delete_invite(invites, token)
+	local deleted, err = invites.delete_account_invite(token)
+	if deleted ~= true then
+		module:log(
+			"warn",
+			"Could not delete invite %s: %s (it is refused all the same)",
+			redact(token),
+			err
+		)
+		return false
+	end
+	return true
+end
+--- user-deleted: deletes the pending invites that name `username`.
+function ____exports.delete_invites_of(invites, username)
+	local tokens = invites_naming(username)
+	if #tokens == 0 then
+		return
+	end
+	local deleted = 0
+	for ____, token in ipairs(tokens) do
+		forget_invite(token)
+		if invites ~= nil then
+			local ok, done = pcall(delete_invite, invites, token)
+			if not ok then
+				module:log(
+					"warn",
+					"Could not delete invite %s: %s (it is refused all the same)",
+					redact(token),
+					done
+				)
+			elseif done then
+				deleted = deleted + 1
+			end
+		end
+	end
+	module:log(
+		"info",
+		"Account %s was deleted: deleted %d of the %d pending invites made by or for it",
+		username,
+		deleted,
+		#tokens
+	)
 end
 return ____exports
  end,
@@ -266,40 +884,6 @@ function ____exports.consume_invite(invite)
 end
 return ____exports
  end,
-["prosody_require"] = function(...)
-local ____exports = {}
---- Requires a library under the name the running Prosody uses:
--- "prosody.util.stanza" in 13, "util.stanza" in 0.12 (which has no
--- "prosody." namespace). Runs once per library, when the module loads; the
--- server has loaded these libraries already, so the require() that
--- searches the filesystem (and fails on 0.12) is a last resort.
-function ____exports.prosody_require(name)
-	local loaded = package.loaded
-	local lib = loaded["prosody." .. name] or loaded[name]
-	if lib ~= nil then
-		return lib
-	end
-	local found, namespaced = pcall(require, "prosody." .. name)
-	if found then
-		return namespaced
-	end
-	return require(name)
-end
-____exports.st = ____exports.prosody_require("util.stanza")
-____exports.jid = ____exports.prosody_require("util.jid")
-____exports.rostermanager = ____exports.prosody_require("core.rostermanager")
-____exports.usermanager = ____exports.prosody_require("core.usermanager")
-return ____exports
- end,
-["options"] = function(...)
-local ____exports = {}
---- A positive number option, or its default.
-function ____exports.positive_option(name, default_value)
-	local value = module:get_option_number(name, default_value)
-	return value ~= nil and value > 0 and value or default_value
-end
-return ____exports
- end,
 ["token_limits"] = function(...)
 local ____exports = {}
 local ____options = require("options")
@@ -377,274 +961,17 @@ function ____exports.subscription_failed(sender, domain)
 end
 return ____exports
  end,
-["invite_records"] = function(...)
-local ____exports = {}
-local ____prosody_require = require("prosody_require")
-local jid = ____prosody_require.jid
-local ____tokens = require("tokens")
-local redact = ____tokens.redact
---- The account a password reset invite resets, or nil. Records come from
--- storage, possibly written by other modules: what is read is checked.
-function ____exports.reset_target(record)
-	local data = record.additional_data
-	if type(data) ~= "table" then
-		return nil
-	end
-	local reset_username = data and data.allow_reset
-	local ____temp_7
-	if type(reset_username) == "string" then
-		____temp_7 = reset_username
-	else
-		____temp_7 = nil
-	end
-	return ____temp_7
-end
-local by_token
-local all_records
-local function read_one(token)
-	if by_token == nil then
-		by_token = module:open_store("invite_token", "map")
-	end
-	return by_token:get(nil, token)
-end
-local function read_all()
-	if all_records == nil then
-		all_records = module:open_store("invite_token")
-	end
-	return all_records:get(nil)
-end
---- The stored record of an account invite, expired or not: "token-invalid"
--- when it is gone (used or deleted), "internal-error" when storage failed.
-function ____exports.read_account_invite(token)
-	local ok, record, err = pcall(read_one, token)
-	if not ok or record == nil and err ~= nil then
-		local ____module_log_2 = module.log
-		local ____redact_result_1 = redact(token)
-		local ____ok_0
-		if ok then
-			____ok_0 = err
-		else
-			____ok_0 = record
-		end
-		____module_log_2(
-			module,
-			"error",
-			"Could not read invite %s from storage: %s",
-			____redact_result_1,
-			____ok_0
-		)
-		return nil, "internal-error"
-	end
-	if record == nil or type(record) ~= "table" then
-		return nil, "token-invalid"
-	end
-	return record
-end
---- Every stored account invite (expired ones included), or nil when storage failed (logged).
-function ____exports.read_all_account_invites()
-	local ok, records, err = pcall(read_all)
-	if not ok or records == nil and err ~= nil then
-		local ____module_log_4 = module.log
-		local ____ok_3
-		if ok then
-			____ok_3 = err
-		else
-			____ok_3 = records
-		end
-		____module_log_4(module, "error", "Could not read the pending invites from storage: %s", ____ok_3)
-		return nil
-	end
-	return records or ({})
-end
---- A username as mod_register_ibr compares it (nodeprep), or as given when it cannot be prepared.
-function ____exports.normalise_username(username, host)
-	return jid.node(jid.prep((username .. "@") .. host) or "") or username
-end
---- The only username this invite may be used for: the account a reset invite
--- resets, or the username an account invite was made for (its JID has a node).
-function ____exports.bound_username(record, host)
-	local reset_username = ____exports.reset_target(record)
-	if reset_username ~= nil then
-		return ____exports.normalise_username(reset_username, host)
-	end
-	if record.type ~= "register" or type(record.jid) ~= "string" then
-		return nil
-	end
-	local node = jid.split(record.jid)
-	return node ~= nil and ____exports.normalise_username(node, host) or nil
-end
-return ____exports
- end,
-["pending_invites"] = function(...)
-local ____exports = {}
-local release_reservation, by_username, by_token
-local ____invite_records = require("invite_records")
-local bound_username = ____invite_records.bound_username
-local read_account_invite = ____invite_records.read_account_invite
-local read_all_account_invites = ____invite_records.read_all_account_invites
-local reset_target = ____invite_records.reset_target
-local ____options = require("options")
-local positive_option = ____options.positive_option
-local ____tokens = require("tokens")
-local redact = ____tokens.redact
-function release_reservation(token)
-	local username = by_token[token]
-	if username == nil then
-		return
-	end
-	by_token[token] = nil
-	local tokens = by_username[username]
-	if tokens ~= nil then
-		tokens[token] = nil
-		if (next(tokens)) == nil then
-			by_username[username] = nil
-		end
-	end
-end
-local refresh_interval = positive_option("invite_reservation_refresh", 60)
---- After a failed read, how long storage is left alone (every use meanwhile fails closed).
-local RETRY_SECONDS = 10
-by_username = {}
-by_token = {}
---- token → expiry, for every pending invite that allows registration.
-local pending = {}
---- When the reservations were last read from storage; nil until a read succeeds.
-local read_at
---- When a read last failed; nil after a successful one.
-local failed_at
---- The username a pending account invite reserves, or nil (open invites, resets, contact invites).
-local function reserved_username(record, host)
-	if record.type ~= "register" or reset_target(record) ~= nil then
-		return nil
-	end
-	return bound_username(record, host)
-end
-local function add(names, tokens_to_names, username, token, expires)
-	local tokens = names[username]
-	if tokens == nil then
-		tokens = {}
-		names[username] = tokens
-	end
-	tokens[token] = expires
-	tokens_to_names[token] = username
-end
---- Reads every pending account invite from storage. False (logged) when storage failed.
-function ____exports.load_pending_invites()
-	local now = os.time()
-	local records = read_all_account_invites()
-	if records == nil then
-		read_at = nil
-		failed_at = now
-		return false
-	end
-	local names = {}
-	local tokens_to_names = {}
-	local tokens = {}
-	for token, record in pairs(records) do
-		if type(token) == "string" and type(record) == "table" and type(record.expires) == "number" and record.expires > now then
-			tokens[token] = record.expires
-			local username = reserved_username(record, module.host)
-			if username ~= nil then
-				add(
-					names,
-					tokens_to_names,
-					username,
-					token,
-					record.expires
-				)
-			end
-		end
-	end
-	by_username = names
-	by_token = tokens_to_names
-	pending = tokens
-	read_at = now
-	failed_at = nil
-	return true
-end
---- invite-created: an invite made in this server is pending, and reserves its username, at once.
-function ____exports.add_pending_invite(record)
-	if record.allow_registration ~= true or type(record.token) ~= "string" or type(record.expires) ~= "number" then
-		return
-	end
-	pending[record.token] = record.expires
-	local username = reserved_username(record, module.host)
-	if username ~= nil then
-		add(
-			by_username,
-			by_token,
-			username,
-			record.token,
-			record.expires
-		)
-	end
-end
---- The invite was used: it is no longer pending, and its name no longer reserved by it.
-function ____exports.forget_invite(token)
-	pending[token] = nil
-	release_reservation(token)
-end
---- Re-reads the pending invites once they are older than the refresh
--- interval. False when storage failed; then storage is left alone for
--- RETRY_SECONDS (a store that is down is not read again per request).
-local function fresh()
-	local now = os.time()
-	if read_at ~= nil and now - read_at < refresh_interval then
-		return true
-	end
-	if failed_at ~= nil and now - failed_at < RETRY_SECONDS then
-		return false
-	end
-	return ____exports.load_pending_invites()
-end
---- The username `token`'s invite reserves, as far as the reservations know (for pre-filled forms).
-function ____exports.reserved_by_token(token)
-	fresh()
-	return by_token[token]
-end
---- Whether `token` is, as far as is known without storage, a pending invite's (used or deleted ones may linger until the next read).
-function ____exports.is_pending_token(token)
-	fresh()
-	local expires = pending[token]
-	return expires ~= nil and expires > os.time()
-end
---- Whether a pending invite was made for `username` ("reserved"), so that
--- no other registration may take it; "unknown" when storage could not tell.
-function ____exports.check_reservation(username)
-	if not fresh() then
-		return "unknown"
-	end
-	local tokens = by_username[username]
-	if tokens == nil then
-		return "free"
-	end
-	local now = os.time()
-	for token, expires in pairs(tokens) do
-		if expires > now then
-			local record, problem = read_account_invite(token)
-			if record ~= nil and record.expires > now then
-				module:log(
-					"debug",
-					"Username %s is reserved by invite %s",
-					username,
-					redact(token)
-				)
-				return "reserved"
-			end
-			if problem == "internal-error" then
-				return "unknown"
-			end
-		end
-		release_reservation(token)
-	end
-	return "free"
-end
-return ____exports
- end,
 ["preauth"] = function(...)
 local ____exports = {}
 local ____invite_claims = require("invite_claims")
 local release_other_claims = ____invite_claims.release_other_claims
+local ____invite_accounts = require("invite_accounts")
+local check_named_accounts = ____invite_accounts.check_named_accounts
+local describe_void = ____invite_accounts.describe_void
+local named_accounts = ____invite_accounts.named_accounts
+local names_accounts = ____invite_accounts.names_accounts
+local ____invite_records = require("invite_records")
+local read_account_invite = ____invite_records.read_account_invite
 local ____invites = require("invites")
 local get_account_invite = ____invites.get_account_invite
 local ____prosody_require = require("prosody_require")
@@ -658,13 +985,46 @@ local preauth_limit = ____token_limits.preauth_limit
 local ____pending_invites = require("pending_invites")
 local is_pending_token = ____pending_invites.is_pending_token
 local function reply_invite_problem(origin, stanza, problem)
-	if problem == "internal-error" then
+	if problem == "token-void" then
+		origin.send(st.error_reply(stanza, "cancel", "item-not-found", "This invite is no longer valid"))
+	elseif problem == "internal-error" then
 		origin.send(st.error_reply(stanza, "wait", "internal-server-error", "The invite token could not be checked, please try again later"))
 	elseif problem == "token-expired" then
 		origin.send(st.error_reply(stanza, "cancel", "item-not-found", "The invite token has expired"))
 	else
 		origin.send(st.error_reply(stanza, "cancel", "item-not-found", "The invite token is invalid or has already been used"))
 	end
+end
+--- Whether the local accounts a valid invite names (its creator, the
+-- account it resets) still stand. Only such invites cost more reads: the
+-- stored record (for its creation time) and each named account.
+local function check_invite_accounts(invite)
+	local host = module.host
+	if not names_accounts(named_accounts(invite, host)) then
+		return nil
+	end
+	local record, problem = read_account_invite(invite.token)
+	if record == nil then
+		return problem
+	end
+	local void_problem = check_named_accounts(
+		named_accounts(record, host),
+		record.created_at,
+		host,
+		true
+	)
+	if void_problem == nil then
+		return nil
+	end
+	if void_problem.reason == "unknown" then
+		return "internal-error"
+	end
+	module:log(
+		"info",
+		"Refusing %s",
+		describe_void(void_problem)
+	)
+	return "token-void"
 end
 --- Always handles the stanza (returns true): nobody else knows this payload.
 function ____exports.handle_preauth_iq(invites, event)
@@ -700,12 +1060,13 @@ function ____exports.handle_preauth_iq(invites, event)
 		end
 		return true
 	end
-	local invite, problem = get_account_invite(invites, token)
-	if invite == nil then
+	local invite, invite_problem = get_account_invite(invites, token)
+	local problem = invite == nil and invite_problem or check_invite_accounts(invite)
+	if invite == nil or problem ~= nil then
 		if problem ~= "internal-error" then
 			preauth_failed(origin)
 		end
-		reply_invite_problem(origin, stanza, problem)
+		reply_invite_problem(origin, stanza, problem or "token-invalid")
 		return true
 	end
 	module:log(
@@ -917,6 +1278,10 @@ local ____invite_claims = require("invite_claims")
 local claim_invite = ____invite_claims.claim_invite
 local consume_invite = ____invite_claims.consume_invite
 local release_invite = ____invite_claims.release_invite
+local ____invite_accounts = require("invite_accounts")
+local check_named_accounts = ____invite_accounts.check_named_accounts
+local describe_void = ____invite_accounts.describe_void
+local named_accounts = ____invite_accounts.named_accounts
 local ____invites = require("invites")
 local get_contact_invite = ____invites.get_contact_invite
 local ____prosody_require = require("prosody_require")
@@ -1050,6 +1415,23 @@ function ____exports.approve_preauth_subscription(invites, event, token)
 		end
 		return nil
 	end
+	local void_problem = check_named_accounts(
+		named_accounts(invite, host),
+		nil,
+		host,
+		false
+	)
+	if void_problem ~= nil then
+		module:log(
+			"debug",
+			"Not pre-approving subscription from %s to %s with token %s: %s",
+			contact,
+			username,
+			redact(token),
+			describe_void(void_problem)
+		)
+		return nil
+	end
 	if not claim_invite(token, nil, stanza) then
 		module:log(
 			"debug",
@@ -1093,6 +1475,11 @@ local ____invite_claims = require("invite_claims")
 local claim_invite = ____invite_claims.claim_invite
 local consume_invite = ____invite_claims.consume_invite
 local was_used = ____invite_claims.was_used
+local ____invite_accounts = require("invite_accounts")
+local check_named_accounts = ____invite_accounts.check_named_accounts
+local describe_void = ____invite_accounts.describe_void
+local named_accounts = ____invite_accounts.named_accounts
+local names_accounts = ____invite_accounts.names_accounts
 local ____invite_records = require("invite_records")
 local bound_username = ____invite_records.bound_username
 local normalise_username = ____invite_records.normalise_username
@@ -1157,12 +1544,39 @@ local function refuse_if_reserved(event)
 	end
 	return false
 end
+--- Refuses a registration with an invite whose creator's account, or whose
+-- reset target, no longer stands (invite_accounts.ts); true when it did.
+local function refuse_if_void(event, record)
+	local named = named_accounts(record, event.host)
+	if not names_accounts(named) then
+		return false
+	end
+	local problem = check_named_accounts(named, record.created_at, event.host, true)
+	if problem == nil then
+		return false
+	end
+	if problem.reason == "unknown" then
+		refuse(event, "wait", "internal-server-error", "The invite could not be checked, please try again later")
+	elseif problem.role == "target" and problem.reason == "gone" then
+		refuse(event, "cancel", "item-not-found", ("There is no account '" .. problem.account) .. "' to reset")
+	else
+		module:log(
+			"info",
+			"Refusing the registration of %s with %s",
+			event.username,
+			describe_void(problem)
+		)
+		refuse(event, "cancel", "forbidden", "This invite is no longer valid")
+	end
+	return true
+end
 --- user-registering, when the registration is allowed so far: with an
 -- invite, the invite must still exist (not used or deleted: its expiry was
 -- checked at <preauth/>, or by the web registration that passed it), must
--- be for this username (or reset this account), and must not be in use by
--- another registration; an invite made for no username may not take a
--- name reserved for an invitee.
+-- be for this username (or reset this account), the accounts it names
+-- (its creator, the account it resets) must still stand, and it must not
+-- be in use by another registration; an invite made for no username may
+-- not take a name reserved for an invitee.
 -- Without invite (open registration), the name must not be reserved.
 function ____exports.check_registration(event)
 	if event.allowed == false then
@@ -1191,23 +1605,25 @@ function ____exports.check_registration(event)
 		refuse(event, "modify", "not-acceptable", ((("This invite " .. what) .. " '") .. for_username) .. "'")
 		return
 	end
-	local checked, exists = pcall(usermanager.user_exists, username, event.host)
-	if not checked then
-		module:log("error", "Could not check whether account %s exists: %s", username, exists)
-		refuse(event, "wait", "internal-server-error", "The account could not be checked, please try again later")
+	if refuse_if_void(event, record) then
 		return
 	end
 	if is_reset then
-		if not exists then
-			refuse(event, "cancel", "item-not-found", ("There is no account '" .. username) .. "' to reset")
+		event.allow_reset = username
+	else
+		local checked, exists = pcall(usermanager.user_exists, username, event.host)
+		if not checked then
+			module:log("error", "Could not check whether account %s exists: %s", username, exists)
+			refuse(event, "wait", "internal-server-error", "The account could not be checked, please try again later")
 			return
 		end
-		event.allow_reset = username
-	elseif exists then
-		refuse(event, "cancel", "conflict", "The requested username already exists.")
-		return
-	elseif for_username == nil and refuse_if_reserved(event) then
-		return
+		if exists then
+			refuse(event, "cancel", "conflict", "The requested username already exists.")
+			return
+		end
+		if for_username == nil and refuse_if_reserved(event) then
+			return
+		end
 	end
 	if not record.reusable and not claim_invite(token, event.session, event) then
 		refuse(event, "wait", "resource-constraint", "This invite is being used by another registration, please try again later")
@@ -1360,6 +1776,10 @@ return ____exports
  end,
 ["mod_invites_register"] = function(...)
 local ____exports = {}
+local ____accounts = require("accounts")
+local record_account_created = ____accounts.record_account_created
+local ____deleted_accounts = require("deleted_accounts")
+local delete_invites_of = ____deleted_accounts.delete_invites_of
 local ____preauth = require("preauth")
 local handle_preauth_iq = ____preauth.handle_preauth_iq
 local ____prosody_require = require("prosody_require")
@@ -1469,6 +1889,7 @@ module:hook(
 module:hook(
 	"user-registered",
 	function(event)
+		record_account_created(event.username, module.host)
 		local ok, err = pcall(complete_registration, event)
 		if not ok then
 			module:log("error", "Could not complete the registration of %s with its invite: %s", event.username, err)
@@ -1481,6 +1902,18 @@ module:hook(
 		local ok, err = pcall(complete_password_reset, event)
 		if not ok then
 			module:log("error", "Could not use the invite that reset the password of %s: %s", event.username, err)
+		end
+	end
+)
+module:hook_global(
+	"user-deleted",
+	function(event)
+		if event.host ~= module.host then
+			return
+		end
+		local ok, err = pcall(delete_invites_of, invites, event.username)
+		if not ok then
+			module:log("error", "Could not delete the invites of deleted account %s: %s", event.username, err)
 		end
 	end
 )

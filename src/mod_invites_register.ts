@@ -11,12 +11,15 @@
  * is logged and answered as an XMPP error (or leaves the stanza to the
  * normal path).
  */
+import { record_account_created } from "./accounts";
+import { delete_invites_of } from "./deleted_accounts";
 import { handle_preauth_iq } from "./preauth";
 import { st } from "./prosody_require";
 import { check_registration, complete_password_reset, complete_registration, presented_invite, refuse_with, UNINVITED } from "./registration";
 import { prefill_registration_form } from "./registration_form";
 import { add_pending_invite, load_pending_invites } from "./pending_invites";
 import { approve_preauth_subscription } from "./roster_subscriptions";
+import type { AccountEvent } from "./types/events";
 import type { ModInvites } from "./types/mod_invites";
 
 // Options. A value Prosody does not understand (it logs an error) falls
@@ -111,8 +114,12 @@ module.hook(
 	-10,
 );
 
-// Registration succeeded: use the invite and apply what it carries.
+// Registration succeeded: use the invite and apply what it carries. Every
+// new account's creation time is noted where the auth provider keeps none
+// (0.12): an invite made by or for an earlier account of the same name is
+// then told apart.
 module.hook("user-registered", (event) => {
+	record_account_created(event.username, module.host);
 	const [ok, err] = pcall(complete_registration, event);
 	if (!ok) {
 		module.log("error", "Could not complete the registration of %s with its invite: %s", event.username, err);
@@ -124,6 +131,19 @@ module.hook("user-password-reset", (event) => {
 	const [ok, err] = pcall(complete_password_reset, event);
 	if (!ok) {
 		module.log("error", "Could not use the invite that reset the password of %s: %s", event.username, err);
+	}
+});
+
+// An account of this host was deleted: the pending invites it made, and
+// the reset invites for it, go with it. (usermanager fires this on
+// prosody.events, for every host.)
+module.hook_global<AccountEvent>("user-deleted", (event) => {
+	if (event.host !== module.host) {
+		return;
+	}
+	const [ok, err] = pcall(delete_invites_of, invites, event.username);
+	if (!ok) {
+		module.log("error", "Could not delete the invites of deleted account %s: %s", event.username, err);
 	}
 });
 

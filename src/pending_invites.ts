@@ -6,7 +6,10 @@
  *  - their tokens, so that a token known to be pending is checked even
  *    when its session or address has spent its budget of invalid tokens
  *    (token_limits.ts): an attacker on the same address never locks out
- *    an invitee.
+ *    an invitee;
+ *  - the local accounts they name (their creator, the account a reset
+ *    invite resets: invite_accounts.ts), so that the invites of a deleted
+ *    account are found without reading every pending invite.
  *
  * Registration must not read every pending invite, so they are read from
  * storage when the module loads, and again when older than
@@ -19,6 +22,7 @@
  * refused as a temporary failure), never none.
  */
 import { bound_username, read_account_invite, read_all_account_invites, reset_target } from "./invite_records";
+import { check_named_accounts, named_accounts, names_accounts } from "./invite_accounts";
 import { positive_option } from "./options";
 import { redact } from "./tokens";
 import type { InviteRecord } from "./types/mod_invites";
@@ -33,6 +37,10 @@ let by_username = new LuaTable<string, LuaTable<string, number>>();
 let by_token = new LuaTable<string, string>();
 /** token → expiry, for every pending invite that allows registration. */
 let pending = new LuaTable<string, number>();
+/** account → token → true: the pending invites that name a local account (made by it, or resetting it). */
+let by_account = new LuaTable<string, LuaTable<string, true>>();
+/** token → the accounts it is filed under in by_account. */
+let accounts_by_token = new LuaTable<string, string[]>();
 /** When the reservations were last read from storage; nil until a read succeeds. */
 let read_at: number | undefined;
 /** When a read last failed; nil after a successful one. */
@@ -62,6 +70,30 @@ function add(
 	tokens_to_names.set(token, username);
 }
 
+/** Files `record` under the accounts it names. */
+function add_named(accounts: LuaTable<string, LuaTable<string, true>>, accounts_of: LuaTable<string, string[]>, token: string, record: InviteRecord): void {
+	const named = named_accounts(record, module.host);
+	const names: string[] = [];
+	for (const creator of named.creators) {
+		names[names.length] = creator;
+	}
+	if (named.target !== undefined) {
+		names[names.length] = named.target;
+	}
+	if (names.length === 0) {
+		return;
+	}
+	for (const account of names) {
+		let tokens = accounts.get(account);
+		if (tokens === undefined) {
+			tokens = new LuaTable();
+			accounts.set(account, tokens);
+		}
+		tokens.set(token, true);
+	}
+	accounts_of.set(token, names);
+}
+
 /** Reads every pending account invite from storage. False (logged) when storage failed. */
 export function load_pending_invites(): boolean {
 	const now = os.time();
@@ -75,6 +107,8 @@ export function load_pending_invites(): boolean {
 	const names = new LuaTable<string, LuaTable<string, number>>();
 	const tokens_to_names = new LuaTable<string, string>();
 	const tokens = new LuaTable<string, number>();
+	const accounts = new LuaTable<string, LuaTable<string, true>>();
+	const accounts_of = new LuaTable<string, string[]>();
 	for (const [token, record] of records) {
 		if (type(token) === "string" && type(record) === "table" && type(record.expires) === "number" && record.expires > now) {
 			tokens.set(token, record.expires);
@@ -82,11 +116,14 @@ export function load_pending_invites(): boolean {
 			if (username !== undefined) {
 				add(names, tokens_to_names, username, token, record.expires);
 			}
+			add_named(accounts, accounts_of, token, record);
 		}
 	}
 	by_username = names;
 	by_token = tokens_to_names;
 	pending = tokens;
+	by_account = accounts;
+	accounts_by_token = accounts_of;
 	read_at = now;
 	failed_at = undefined;
 	return true;
@@ -102,12 +139,41 @@ export function add_pending_invite(record: InviteRecord): void {
 	if (username !== undefined) {
 		add(by_username, by_token, username, record.token, record.expires);
 	}
+	add_named(by_account, accounts_by_token, record.token, record);
 }
 
-/** The invite was used: it is no longer pending, and its name no longer reserved by it. */
+/** The invite was used or deleted: it is no longer pending, and no longer reserves its name or names an account. */
 export function forget_invite(token: string): void {
 	pending.delete(token);
 	release_reservation(token);
+	const accounts = accounts_by_token.get(token);
+	if (accounts !== undefined) {
+		accounts_by_token.delete(token);
+		for (const account of accounts) {
+			const tokens = by_account.get(account);
+			if (tokens !== undefined) {
+				tokens.delete(token);
+				if (next(tokens)[0] === undefined) {
+					by_account.delete(account);
+				}
+			}
+		}
+	}
+}
+
+/**
+ * The tokens of the pending invites known to name local account `account`
+ * (made by it, or resetting it): a copy, safe to forget them while walking it.
+ */
+export function invites_naming(account: string): string[] {
+	const tokens: string[] = [];
+	const filed = by_account.get(account);
+	if (filed !== undefined) {
+		for (const [token] of filed) {
+			tokens[tokens.length] = token;
+		}
+	}
+	return tokens;
 }
 
 function release_reservation(token: string): void {
@@ -174,10 +240,17 @@ export function check_reservation(username: string): Reservation {
 			// Confirmed against storage: the invite may have been deleted or used meanwhile.
 			const [record, problem] = read_account_invite(token);
 			if (record !== undefined && record.expires > now) {
-				module.log("debug", "Username %s is reserved by invite %s", username, redact(token));
-				return "reserved";
-			}
-			if (problem === "internal-error") {
+				// An invite whose creator's account no longer stands reserves nothing.
+				const named = named_accounts(record, module.host);
+				const void_problem = names_accounts(named) ? check_named_accounts(named, record.created_at, module.host, true) : undefined;
+				if (void_problem === undefined) {
+					module.log("debug", "Username %s is reserved by invite %s", username, redact(token));
+					return "reserved";
+				}
+				if (void_problem.reason === "unknown") {
+					return "unknown";
+				}
+			} else if (problem === "internal-error") {
 				return "unknown";
 			}
 		}

@@ -10,24 +10,56 @@
  * condition for "invalid invite".
  */
 import { release_other_claims } from "./invite_claims";
+import { check_named_accounts, describe_void, named_accounts, names_accounts } from "./invite_accounts";
+import { read_account_invite } from "./invite_records";
 import { get_account_invite, type InviteProblem } from "./invites";
 import { st } from "./prosody_require";
 import { check_token, redact } from "./tokens";
 import { preauth_failed, preauth_limit } from "./token_limits";
 import { is_pending_token } from "./pending_invites";
 import type { SessionStanzaEvent } from "./types/events";
-import type { ModInvites } from "./types/mod_invites";
+import type { ModInvites, ValidInvite } from "./types/mod_invites";
 import type { Session } from "./types/session";
 import type { Stanza } from "./types/stanza";
 
-function reply_invite_problem(origin: Session, stanza: Stanza, problem: InviteProblem): void {
-	if (problem === "internal-error") {
+/** Why a token cannot be used here: mod_invites' reasons, or the accounts it names no longer stand ("token-void"). */
+type PreauthProblem = InviteProblem | "token-void";
+
+function reply_invite_problem(origin: Session, stanza: Stanza, problem: PreauthProblem): void {
+	if (problem === "token-void") {
+		origin.send(st.error_reply(stanza, "cancel", "item-not-found", "This invite is no longer valid"));
+	} else if (problem === "internal-error") {
 		origin.send(st.error_reply(stanza, "wait", "internal-server-error", "The invite token could not be checked, please try again later"));
 	} else if (problem === "token-expired") {
 		origin.send(st.error_reply(stanza, "cancel", "item-not-found", "The invite token has expired"));
 	} else {
 		origin.send(st.error_reply(stanza, "cancel", "item-not-found", "The invite token is invalid or has already been used"));
 	}
+}
+
+/**
+ * Whether the local accounts a valid invite names (its creator, the
+ * account it resets) still stand. Only such invites cost more reads: the
+ * stored record (for its creation time) and each named account.
+ */
+function check_invite_accounts(invite: ValidInvite): PreauthProblem | undefined {
+	const host = module.host;
+	if (!names_accounts(named_accounts(invite, host))) {
+		return undefined;
+	}
+	const [record, problem] = read_account_invite(invite.token);
+	if (record === undefined) {
+		return problem;
+	}
+	const void_problem = check_named_accounts(named_accounts(record, host), record.created_at, host, true);
+	if (void_problem === undefined) {
+		return undefined;
+	}
+	if (void_problem.reason === "unknown") {
+		return "internal-error";
+	}
+	module.log("info", "Refusing %s", describe_void(void_problem));
+	return "token-void";
 }
 
 /** Always handles the stanza (returns true): nobody else knows this payload. */
@@ -66,13 +98,14 @@ export function handle_preauth_iq(invites: ModInvites | undefined, event: Sessio
 		return true;
 	}
 
-	const [invite, problem] = get_account_invite(invites, token);
-	if (invite === undefined) {
+	const [invite, invite_problem] = get_account_invite(invites, token);
+	const problem: PreauthProblem | undefined = invite === undefined ? invite_problem : check_invite_accounts(invite);
+	if (invite === undefined || problem !== undefined) {
 		// mod_invites has logged why, at debug level.
 		if (problem !== "internal-error") {
 			preauth_failed(origin);
 		}
-		reply_invite_problem(origin, stanza, problem);
+		reply_invite_problem(origin, stanza, problem ?? "token-invalid");
 		return true;
 	}
 	module.log("debug", "Session presented valid invite %s", redact(token));

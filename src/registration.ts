@@ -3,6 +3,7 @@
  * what user-registered and user-password-reset do with the invite.
  */
 import { claim_invite, consume_invite, was_used } from "./invite_claims";
+import { check_named_accounts, describe_void, named_accounts, names_accounts } from "./invite_accounts";
 import type { InviteProblem } from "./invites";
 import { bound_username, normalise_username, read_account_invite, reset_target } from "./invite_records";
 import { usermanager } from "./prosody_require";
@@ -12,7 +13,7 @@ import { add_to_invite_groups } from "./groups";
 import { subscribe_both } from "./roster_subscriptions";
 import { redact } from "./tokens";
 import type { RegistrationError, UserRegisteredEvent, UserRegisteringEvent } from "./types/events";
-import type { ValidInvite } from "./types/mod_invites";
+import type { InviteRecord, ValidInvite } from "./types/mod_invites";
 import type { StanzaErrorCondition, StanzaErrorType } from "./types/stanza";
 
 /**
@@ -73,12 +74,38 @@ function refuse_if_reserved(event: UserRegisteringEvent): boolean {
 }
 
 /**
+ * Refuses a registration with an invite whose creator's account, or whose
+ * reset target, no longer stands (invite_accounts.ts); true when it did.
+ */
+function refuse_if_void(event: UserRegisteringEvent, record: InviteRecord): boolean {
+	const named = named_accounts(record, event.host);
+	if (!names_accounts(named)) {
+		return false;
+	}
+	const problem = check_named_accounts(named, record.created_at, event.host, true);
+	if (problem === undefined) {
+		return false;
+	}
+	if (problem.reason === "unknown") {
+		refuse(event, "wait", "internal-server-error", "The invite could not be checked, please try again later");
+	} else if (problem.role === "target" && problem.reason === "gone") {
+		// A reset invite never creates an account.
+		refuse(event, "cancel", "item-not-found", `There is no account '${problem.account}' to reset`);
+	} else {
+		module.log("info", "Refusing the registration of %s with %s", event.username, describe_void(problem));
+		refuse(event, "cancel", "forbidden", "This invite is no longer valid");
+	}
+	return true;
+}
+
+/**
  * user-registering, when the registration is allowed so far: with an
  * invite, the invite must still exist (not used or deleted: its expiry was
  * checked at <preauth/>, or by the web registration that passed it), must
- * be for this username (or reset this account), and must not be in use by
- * another registration; an invite made for no username may not take a
- * name reserved for an invitee.
+ * be for this username (or reset this account), the accounts it names
+ * (its creator, the account it resets) must still stand, and it must not
+ * be in use by another registration; an invite made for no username may
+ * not take a name reserved for an invitee.
  * Without invite (open registration), the name must not be reserved.
  */
 export function check_registration(event: UserRegisteringEvent): void {
@@ -112,26 +139,28 @@ export function check_registration(event: UserRegisteringEvent): void {
 		refuse(event, "modify", "not-acceptable", `This invite ${what} '${for_username}'`);
 		return;
 	}
-
-	const [checked, exists] = pcall(usermanager.user_exists, username, event.host);
-	if (!checked) {
-		module.log("error", "Could not check whether account %s exists: %s", username, exists);
-		refuse(event, "wait", "internal-server-error", "The account could not be checked, please try again later");
+	if (refuse_if_void(event, record)) {
 		return;
 	}
+
 	if (is_reset) {
-		if (!exists) {
-			// A reset invite never creates an account.
-			refuse(event, "cancel", "item-not-found", `There is no account '${username}' to reset`);
+		// The account exists: the check above found it standing.
+		event.allow_reset = username;
+	} else {
+		const [checked, exists] = pcall(usermanager.user_exists, username, event.host);
+		if (!checked) {
+			module.log("error", "Could not check whether account %s exists: %s", username, exists);
+			refuse(event, "wait", "internal-server-error", "The account could not be checked, please try again later");
 			return;
 		}
-		event.allow_reset = username;
-	} else if (exists) {
-		// mod_register_ibr would refuse too; refusing here keeps the invite unclaimed.
-		refuse(event, "cancel", "conflict", "The requested username already exists.");
-		return;
-	} else if (for_username === undefined && refuse_if_reserved(event)) {
-		return; // an invite made for this name may register it, whichever other invites reserve it too
+		if (exists) {
+			// mod_register_ibr would refuse too; refusing here keeps the invite unclaimed.
+			refuse(event, "cancel", "conflict", "The requested username already exists.");
+			return;
+		}
+		if (for_username === undefined && refuse_if_reserved(event)) {
+			return; // an invite made for this name may register it, whichever other invites reserve it too
+		}
 	}
 
 	// Nothing may yield from here to the claim: it is what makes the checks above hold.

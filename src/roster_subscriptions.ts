@@ -4,6 +4,7 @@
  * requests.
  */
 import { claim_invite, consume_invite, release_invite } from "./invite_claims";
+import { check_named_accounts, describe_void, named_accounts } from "./invite_accounts";
 import { get_contact_invite } from "./invites";
 import { jid, rostermanager, st, usermanager } from "./prosody_require";
 import { check_token, redact } from "./tokens";
@@ -136,6 +137,12 @@ export function approve_preauth_subscription(invites: ModInvites | undefined, ev
 		if (problem !== "internal-error") {
 			subscription_failed(contact, remote_domain);
 		}
+		return undefined;
+	}
+	// The user it belongs to must still stand (13: not disabled). (Deleting the account deletes these invites with it.)
+	const void_problem = check_named_accounts(named_accounts(invite, host), undefined, host, false);
+	if (void_problem !== undefined) {
+		module.log("debug", "Not pre-approving subscription from %s to %s with token %s: %s", contact, username, redact(token), describe_void(void_problem));
 		return undefined;
 	}
 	if (!claim_invite(token, undefined, stanza)) {

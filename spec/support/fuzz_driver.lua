@@ -29,15 +29,23 @@ end
 --- expiries: contact invites), write counts per store, errors, time.
 function driver.snapshot(sim)
 	local accounts = {};
+	-- When each account was created, as the module can know it: 13's account
+	-- records, else the module's own record (0.12).
+	local created_records = store_data(sim, "invites_register_account");
 	for user, account in pairs(store_data(sim, "accounts")) do
-		accounts[#accounts + 1] = { user = user, password = type(account) == "table" and tostring(account.password) or "?" };
+		local created = type(account) == "table" and tonumber(account.created) or nil;
+		if created == nil and type(created_records[user]) == "table" then created = tonumber(created_records[user].created); end
+		accounts[#accounts + 1] = { user = user, password = type(account) == "table" and tostring(account.password) or "?", created = created };
 	end
 	local records, contacts = {}, {};
 	for owner, tokens in pairs(store_data(sim, "invite_token")) do
 		for token, value in pairs(tokens) do
 			if type(token) == "string" then
 				if owner == HOST_KEY then
-					records[#records + 1] = { token = token, expires = type(value) == "table" and tonumber(value.expires) or nil };
+					records[#records + 1] = {
+						token = token, expires = type(value) == "table" and tonumber(value.expires) or nil,
+						created_at = type(value) == "table" and tonumber(value.created_at) or nil,
+					};
 				else
 					contacts[#contacts + 1] = { user = owner, token = token, expires = tonumber(value) };
 				end

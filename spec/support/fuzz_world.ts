@@ -98,12 +98,18 @@ interface ModelInvite {
 	reset?: string;
 	/** Made through mod_invites on this server (invite-created fired): its name is reserved at once. */
 	announced: boolean;
+	/** A contact invite: the (nodeprepped) user who made it. */
+	creator?: string;
 }
 
 interface Snapshot {
 	accounts: Map<string, string>;
+	/** When each account was created, where the module can know it (13's account records, 0.12: the module's own). */
+	accountsCreated: Map<string, number | undefined>;
 	/** Host-wide invite records: token → expiry. */
 	records: Map<string, number | undefined>;
+	/** Host-wide invite records: token → created_at. */
+	recordsCreated: Map<string, number | undefined>;
 	/** Contact invites: "user token" → expiry. */
 	contacts: Map<string, number | undefined>;
 	writes: Record<string, number>;
@@ -112,8 +118,8 @@ interface Snapshot {
 }
 
 interface RawSnapshot {
-	accounts: { user: string; password: string }[];
-	records: { token: string; expires?: number }[];
+	accounts: { user: string; password: string; created?: number }[];
+	records: { token: string; expires?: number; created_at?: number }[];
 	contacts: { user: string; token: string; expires?: number }[];
 	writes: Record<string, number>;
 	errors: number;
@@ -123,7 +129,9 @@ interface RawSnapshot {
 function toSnapshot(raw: RawSnapshot): Snapshot {
 	return {
 		accounts: new Map(raw.accounts.map(({ user, password }) => [user, password])),
+		accountsCreated: new Map(raw.accounts.map(({ user, created }) => [user, created])),
 		records: new Map(raw.records.map(({ token, expires }) => [token, expires])),
+		recordsCreated: new Map(raw.records.map(({ token, created_at }) => [token, created_at])),
 		contacts: new Map(raw.contacts.map(({ user, token, expires }) => [`${user} ${token}`, expires])),
 		writes: raw.writes,
 		errors: raw.errors,
@@ -633,6 +641,7 @@ export class FuzzWorld {
 		const invite: ModelInvite = { token: made.token, kind, registers: kind !== "reset" && kind !== "contact", reusable: kind === "group-reusable", announced: kind !== "elsewhere" };
 		if (kind === "account-for" || kind === "elsewhere") invite.bound = normalise(name);
 		if (kind === "reset") invite.bound = invite.reset = normalise(name);
+		if (kind === "contact" || kind === "contact-ibr") invite.creator = normalise(inviter);
 		this.invites.push(invite);
 		this.note(`   i${this.invites.length - 1} = ${kind} invite${invite.bound ? ` for ${invite.bound}` : ""}${kind.startsWith("contact") ? ` by ${inviter}` : ""}, expires in ${t ?? "default"}`);
 	}
@@ -644,10 +653,27 @@ export class FuzzWorld {
 		return toSnapshot(this.sim.call("return FuzzDriver.snapshot(sim)") as RawSnapshot);
 	}
 
-	/** Whether <preauth/> with `token` may be accepted: stored, unexpired (when the action began). */
+	/** Whether <preauth/> with `token` may be accepted: stored, unexpired, the accounts it names standing (when the action began). */
 	private acceptable(token: string): boolean {
 		const expires = this.before.records.get(token);
-		return expires !== undefined && this.before.now <= expires;
+		const invite = this.inviteByToken(token);
+		return expires !== undefined && this.before.now <= expires && (invite === undefined || this.accountsStand(invite));
+	}
+
+	/**
+	 * The module's rule for the accounts an invite names (its creator, the
+	 * account a reset resets): each exists and, where both times are known,
+	 * was created no later than the invite (else it is a later account of
+	 * the same name).
+	 */
+	private accountsStand(invite: ModelInvite): boolean {
+		const createdAt = this.before.recordsCreated.get(invite.token);
+		return [invite.creator, invite.reset].every((account) => {
+			if (account === undefined) return true;
+			if (!this.before.accounts.has(account)) return false;
+			const created = this.before.accountsCreated.get(account);
+			return created === undefined || createdAt === undefined || created <= createdAt;
+		});
 	}
 
 	/** Pending invites made here for `name` (the module knows them), other than `token`'s. */
@@ -673,6 +699,7 @@ export class FuzzWorld {
 		if (!invite) return refuse(`token ${show(token)} is no invite`, true);
 		if (!this.before.records.has(token)) return refuse(`invite ${this.describeToken(token)} is no longer stored`, true);
 		if (!invite.reusable && this.consumed.has(token)) return refuse(`single-use invite ${this.describeToken(token)} was already used`, true, true);
+		if (!this.accountsStand(invite)) return refuse(`an account ${this.describeToken(token)} names no longer stands`, true);
 		// An event without a (string) username creates nothing: what matters is that the invite is valid.
 		if (username === undefined) return invite.registers || invite.reset !== undefined ? { ok: true, why: "", invalidToken: false } : refuse(`${this.describeToken(token)} allows no registration`);
 		const exists = this.before.accounts.has(username);
@@ -1061,7 +1088,9 @@ export class FuzzWorld {
 		if (bareLocal && contact !== undefined) {
 			const before = this.sim.rosterItem(user, contact);
 			const expires = token === undefined ? undefined : this.before.contacts.get(`${user} ${token}`);
-			const valid = action.type === "subscribe" && expires !== undefined && this.before.now <= expires && !this.consumed.has(token!) && contact !== `${user}@${this.host}`;
+			// (The user it belongs to must exist: a contact invite of a name without account pre-approves nothing.)
+			const valid =
+				action.type === "subscribe" && expires !== undefined && this.before.now <= expires && !this.consumed.has(token!) && contact !== `${user}@${this.host}` && this.before.accounts.has(user);
 			const base = this.before.writes;
 			checks.push(() => {
 				const after = this.sim.rosterItem(user, contact);

@@ -243,6 +243,26 @@ export class ProsodySim {
 		this.call("assert(sim:create_user(...))", username, password);
 	}
 
+	/** Deletes an account as the admin shell's user:delete does (usermanager.delete_user: user-deleted, then its data purged). */
+	deleteUser(username: string): void {
+		this.call("assert(sim.usermanager.delete_user(select(1, ...), sim.host))", username);
+	}
+
+	/** 13: disables an account as the admin shell's user:disable does (usermanager.disable_user: user-disabled). */
+	disableUser(username: string): void {
+		this.call("assert(sim.usermanager.disable_user(select(1, ...), sim.host))", username);
+	}
+
+	/** 13: enables a disabled account again. */
+	enableUser(username: string): void {
+		this.call("assert(sim.usermanager.enable_user(select(1, ...), sim.host))", username);
+	}
+
+	/** Deletes an account's data the way another process does (0.12's prosodyctl deluser): no event reaches this server. */
+	deleteUserElsewhere(username: string): void {
+		this.call("local username = ...; assert(sim.storage.open(sim.host, 'accounts'):set(username, nil)); sim.storage.purge(username, sim.host)", username);
+	}
+
 	userExists(username: string): boolean {
 		return this.call("return sim:user_exists(...)", username) as boolean;
 	}
@@ -278,6 +298,15 @@ export class ProsodySim {
 	/** How many storage calls have been made so far (every store, every operation). */
 	storageCalls(): number {
 		return this.call("return sim.storage.calls") as number;
+	}
+
+	/**
+	 * How many times a whole host-wide store was read so far (keyval get of
+	 * the host's data, map get_all): for "invite_token", a read of every
+	 * pending invite.
+	 */
+	wholeReads(store: string): number {
+		return (this.call("return sim.storage.whole_reads[...]", store) as number | undefined) ?? 0;
 	}
 
 	/** Raw stored data (e.g. store "roles", user "alice"). */

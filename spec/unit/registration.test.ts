@@ -218,11 +218,19 @@ describe.each(prosodyVersions)("registration on Prosody %s", (version) => {
 			expect(sim.testPassword("bob", "forgotten")).toBe(true);
 		});
 
-		test("does not create its own account when it no longer exists", () => {
+		test("for an account that does not exist: refused at <preauth/>", () => {
 			const sim = sims.create({ version });
 			const invite = sim.invites.createReset("bob");
+			expect(stanzaError(sim.preauth(sim.connect(), invite.token))).toEqual({ type: "cancel", condition: "item-not-found", text: "This invite is no longer valid" });
+		});
+
+		test("does not create its own account when it no longer exists", () => {
+			const sim = sims.create({ version });
+			sim.createUser("bob");
+			const invite = sim.invites.createReset("bob");
 			const client = sim.connect();
-			sim.preauth(client, invite.token);
+			expect(sim.preauth(client, invite.token).attrs.type).toBe("result");
+			sim.deleteUserElsewhere("bob");
 			expect(stanzaError(sim.register(client, "bob"))).toEqual({ type: "cancel", condition: "item-not-found", text: "There is no account 'bob' to reset" });
 			expect(sim.userExists("bob")).toBe(false);
 		});

@@ -69,6 +69,12 @@ export interface UserRegisteredEvent {
 	readonly validated_invite?: ValidInvite;
 }
 
+/** core.usermanager's account events (user-deleted, 13's user-disabled and user-enabled). */
+export interface AccountEvent {
+	readonly username: string;
+	readonly host: string;
+}
+
 export interface ProsodyEvents {
 	"stream-features": StreamFeaturesEvent;
 	"stanza/iq/urn:xmpp:pars:0:preauth": SessionStanzaEvent;
@@ -77,7 +83,10 @@ export interface ProsodyEvents {
 	"user-registered": UserRegisteredEvent;
 	/** mod_register_ibr: an invite reset the password of an existing account. */
 	"user-password-reset": UserRegisteringEvent;
-	"user-deleted": { readonly username: string; readonly host: string };
+	/** Fired on prosody.events (hook_global), for every host: check `host`. */
+	"user-deleted": AccountEvent;
+	/** 13 only, on prosody.events (hook_global). */
+	"user-disabled": AccountEvent;
 	"presence/bare": StanzaEvent;
 	"presence/full": StanzaEvent;
 	"presence/host": StanzaEvent;

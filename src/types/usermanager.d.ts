@@ -21,6 +21,25 @@ export interface Role {
 	readonly priority?: number;
 }
 
+/**
+ * 13: what the auth provider knows of an account (mod_auth_internal_hashed:
+ * `created`, `password_updated`, `enabled`; mod_auth_internal_plain has no
+ * `enabled`; other providers may have none of these).
+ */
+export interface AccountInfo {
+	/** os.time() when the account was created (accounts made before 13 have none). */
+	readonly created?: number;
+	readonly password_updated?: number;
+	readonly enabled?: boolean;
+}
+
+/** The host's auth provider (only what this module asks of it). */
+export interface AuthProvider {
+	readonly name?: string;
+	/** 13's internal providers; absent from 0.12's and from many others. */
+	readonly get_account_info?: unknown;
+}
+
 type Ok<T = true> = LuaMultiReturn<[T] | [undefined | false, string?]>;
 
 export interface UserManager {
@@ -29,6 +48,20 @@ export interface UserManager {
 	delete_user(this: void, username: string, host: string): Ok;
 	test_password(this: void, username: string, host: string, password: string): boolean | undefined;
 	set_password(this: void, username: string, password: string, host: string, resource?: string): Ok;
+	get_provider(this: void, host: string): AuthProvider | undefined;
+
+	/**
+	 * 13 only: nil and "method not supported" when the provider cannot tell;
+	 * nil and another error for a missing account (and when storage failed:
+	 * the internal providers do not tell these apart).
+	 */
+	get_account_info?(this: void, username: string, host: string): LuaMultiReturn<[AccountInfo] | [undefined, string]>;
+	/** 13 only: true, false when disabled, nil and an error when it cannot tell (e.g. no account). */
+	user_is_enabled?(this: void, username: string, host: string): LuaMultiReturn<[boolean | AccountInfo] | [undefined, string?]>;
+	/** 13 only: fires user-disabled. */
+	disable_user?(this: void, username: string, host: string, meta?: unknown): Ok;
+	/** 13 only: fires user-enabled. */
+	enable_user?(this: void, username: string, host: string): Ok;
 
 	/** 0.12 only. */
 	get_roles?(this: void, jid: string, host?: string): RoleSet | undefined | false;

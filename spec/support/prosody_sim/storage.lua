@@ -24,7 +24,9 @@ end
 local HOST_KEY = "@host"; -- stands for the nil username (host-wide data)
 
 function storage.new()
-	local state = { data = {}, yielding = false, failing = {}, calls = 0, writes = {} };
+	-- whole_reads: reads of a whole host-wide store (keyval get(nil), map
+	-- get_all), by store name: for "invite_token", a read of every pending invite.
+	local state = { data = {}, yielding = false, failing = {}, calls = 0, writes = {}, whole_reads = {} };
 	local remove = {}; -- the sentinel set_keys() takes for "delete this key"
 
 	local function may_yield()
@@ -91,6 +93,7 @@ function storage.new()
 				return true;
 			end
 			function store:get_all(k)
+				state.whole_reads[store_name] = (state.whole_reads[store_name] or 0) + 1;
 				local ok, err = enter(store_name, "get_all");
 				if not ok then return nil, err; end
 				local out = {};
@@ -101,6 +104,7 @@ function storage.new()
 			end
 		else
 			function store:get(user)
+				if user == nil then state.whole_reads[store_name] = (state.whole_reads[store_name] or 0) + 1; end
 				local ok, err = enter(store_name, "get");
 				if not ok then return nil, err; end
 				return copy(data[key(user)]);

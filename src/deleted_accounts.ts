@@ -1,0 +1,46 @@
+/**
+ * Invites die with their accounts: when an account of this host is deleted
+ * in the server (user-deleted), the pending invites it made and the reset
+ * invites for it are deleted from storage at once, found through the
+ * pending index (pending_invites.ts), not by reading every pending invite.
+ *
+ * This is housekeeping, not the guarantee: an invite the index does not
+ * know (written by another process since it was read), or one whose
+ * deletion failed, is refused when presented, because the account it
+ * names is gone or was registered again since (invite_accounts.ts).
+ * Contact invites kept in the user's own store go with the user's other
+ * data (Prosody purges it after user-deleted).
+ */
+import { forget_invite, invites_naming } from "./pending_invites";
+import { redact } from "./tokens";
+import type { ModInvites } from "./types/mod_invites";
+
+function delete_invite(invites: ModInvites, token: string): boolean {
+	const [deleted, err] = invites.delete_account_invite(token);
+	if (deleted !== true) {
+		module.log("warn", "Could not delete invite %s: %s (it is refused all the same)", redact(token), err);
+		return false;
+	}
+	return true;
+}
+
+/** user-deleted: deletes the pending invites that name `username`. */
+export function delete_invites_of(invites: ModInvites | undefined, username: string): void {
+	const tokens = invites_naming(username);
+	if (tokens.length === 0) {
+		return;
+	}
+	let deleted = 0;
+	for (const token of tokens) {
+		forget_invite(token);
+		if (invites !== undefined) {
+			const [ok, done] = pcall(delete_invite, invites, token);
+			if (!ok) {
+				module.log("warn", "Could not delete invite %s: %s (it is refused all the same)", redact(token), done);
+			} else if (done) {
+				deleted += 1;
+			}
+		}
+	}
+	module.log("info", "Account %s was deleted: deleted %d of the %d pending invites made by or for it", username, deleted, tokens.length);
+}
