@@ -81,6 +81,16 @@ describe.each(prosodyVersions)("invites and the accounts they name, on Prosody %
 			expect(sim.rosterItem("bob", "alice@example.com")).toMatchObject({ subscription: "both" });
 		});
 
+		test("an invite for carla made by a user deleted by another process no longer reserves carla", () => {
+			const sim = sims.create({ version });
+			sim.createUser("alice");
+			const hers = sim.invites.createAccount("carla", { source: "alice@example.com" });
+			expect(stanzaError(registerWith(sim, sim.invites.createAccount().token, "carla"))?.condition).toBe("conflict");
+			sim.deleteUserElsewhere("alice");
+			expect(registerWith(sim, sim.invites.createAccount().token, "carla").attrs.type).toBe("result");
+			expect(sim.invites.isValid(hers.token)).toBe(true); // refused when presented, not deleted (no event reached the server)
+		});
+
 		test("a failing account check is a temporary failure, not an invalid invite", () => {
 			const sim = sims.create({ version });
 			sim.createUser("alice");
