@@ -42,6 +42,23 @@ function webRegistrationTests(server: () => ProsodyServer): void {
 		expect(await server().userExists(name)).toBe(true);
 	});
 
+	test("an invite whose creator no longer stands is refused on the web as in-band (0.12: deleted by prosodyctl; 13: disabled)", async () => {
+		const alice = uniqueName("alice");
+		await server().createUser(alice, PASSWORD);
+		const invite = await server().createAccountInvite(undefined, { source: `${alice}@localhost` });
+		if (server().options.version === "0.12") {
+			await server().deluserWithProsodyctl(alice);
+		} else {
+			await server().disableUser(alice);
+		}
+		const bob = uniqueName("bob");
+		expect(await registerOnWeb(server(), invite.token, bob, PASSWORD)).toEqual({ status: 200, successful: false, errorText: "This invite is no longer valid" });
+		expect(await server().userExists(bob)).toBe(false);
+		const client = await Connection.open(server());
+		expect(stanzaError(await client.preauth(invite.token))).toEqual({ type: "cancel", condition: "item-not-found", text: "This invite is no longer valid" });
+		await client.close();
+	});
+
 	test("a username reserved by a pending invite is refused with another invite, the page says why; its own invite registers it", async () => {
 		const alice = uniqueName("alice");
 		const own = await server().createAccountInvite(alice);

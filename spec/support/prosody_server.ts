@@ -64,6 +64,8 @@ export interface ServerOptions {
 	 * containing the username.
 	 */
 	web?: boolean;
+	/** Community modules (Debian's prosody-modules) to load on the VirtualHost besides the web ones, e.g. "invites_tracking". */
+	communityModules?: string[];
 	/**
 	 * installer_plugin_path, the LuaRocks tree of `prosodyctl install`, searched
 	 * before plugin_paths; relative to dataDir. Default: Prosody's own
@@ -125,7 +127,7 @@ export class ProsodyServer {
 	private exited: Promise<number | null>;
 
 	private constructor(
-		readonly options: Required<Omit<ServerOptions, "config" | "port" | "dataDir" | "pluginDir" | "installerPluginPath" | "beforeStart">>,
+		readonly options: Required<Omit<ServerOptions, "config" | "port" | "dataDir" | "pluginDir" | "installerPluginPath" | "beforeStart" | "communityModules">>,
 		readonly port: number,
 		/** The http port (web: true), else undefined. */
 		readonly httpPort: number | undefined,
@@ -217,10 +219,13 @@ export class ProsodyServer {
 		// tokens would be shared by all the tests on a server (spec/e2e/token_limits sets its own).
 		host.invite_token_address_failures ??= 1000;
 		const pluginPaths = options.module === "built" ? [options.pluginDir ?? builtModuleDir] : [];
-		if (httpPort !== undefined) {
+		const community = [...(httpPort !== undefined ? webModules : []), ...(options.communityModules ?? [])];
+		if (community.length > 0) {
 			pluginPaths.push(communityModulesDir);
 			const extra = host.modules_enabled;
-			host.modules_enabled = [...webModules, ...(Array.isArray(extra) ? extra : [])];
+			host.modules_enabled = [...community, ...(Array.isArray(extra) ? extra : [])];
+		}
+		if (httpPort !== undefined) {
 			host.site_name ??= "Prosody e2e";
 		}
 		const http =
@@ -300,6 +305,31 @@ export class ProsodyServer {
 
 	async createUser(username: string, password: string): Promise<void> {
 		await this.lua(`assert(require "core.usermanager".create_user(${luaLiteral(username)}, ${luaLiteral(password)}, ${luaLiteral(DOMAIN)}))`);
+	}
+
+	/** The admin shell's user:delete, in the server (user-deleted fires there). Returns the shell's output. */
+	async deleteUser(username: string): Promise<string> {
+		return this.shell(`user:delete(${luaLiteral(`${username}@${DOMAIN}`)})`);
+	}
+
+	/** 13: the admin shell's user:disable (user-disabled fires). */
+	async disableUser(username: string): Promise<string> {
+		return this.shell(`user:disable(${luaLiteral(`${username}@${DOMAIN}`)})`);
+	}
+
+	/** 13: the admin shell's user:enable. */
+	async enableUser(username: string): Promise<string> {
+		return this.shell(`user:enable(${luaLiteral(`${username}@${DOMAIN}`)})`);
+	}
+
+	/**
+	 * `prosodyctl deluser` while the server runs. On 0.12 that is another
+	 * process writing the storage: no event reaches the server. (13's
+	 * prosodyctl does it through the running server's shell.)
+	 */
+	async deluserWithProsodyctl(username: string): Promise<void> {
+		const { prosodyctl } = launchers(this.options.version);
+		await execFileAsync(prosodyctl, ["--config", this.configFile, "deluser", `${username}@${DOMAIN}`], { cwd: this.dataDir });
 	}
 
 	async userExists(username: string): Promise<boolean> {
