@@ -62,12 +62,15 @@ export function extractBaseline(rev: string): { dir: string; commit: string; byt
 	return { dir, commit, bytes: Buffer.byteLength(source), remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-async function startServer(options: E2EOptions, module: Variant, storage: Storage): Promise<{ server: ProsodyServer; expectedFile: string }> {
+async function startServer(options: E2EOptions, module: Variant, storage: Storage, countStoreOperations = false): Promise<{ server: ProsodyServer; expectedFile: string }> {
 	if (module === "baseline") {
 		const dir = options.baselineDir!;
-		return { server: await ProsodyServer.start({ version: options.version, storage, module: "built", pluginDir: dir }), expectedFile: path.join(dir, "mod_invites_register.lua") };
+		return {
+			server: await ProsodyServer.start({ version: options.version, storage, module: "built", pluginDir: dir, countStoreOperations }),
+			expectedFile: path.join(dir, "mod_invites_register.lua"),
+		};
 	}
-	const server = await ProsodyServer.start({ version: options.version, storage, module });
+	const server = await ProsodyServer.start({ version: options.version, storage, module, countStoreOperations });
 	const dir = module === "built" ? builtModuleDir : path.join(prosodySource(options.version), "modules");
 	return { server, expectedFile: path.join(dir, "mod_invites_register.lua") };
 }
@@ -193,6 +196,47 @@ export async function runE2E(options: E2EOptions, progress: (line: string) => vo
 					);
 					results.push(result);
 				}
+			}
+		}
+	}
+	return results;
+}
+
+/** Store operations per invited registration, by "store method" (e.g. "invite_token get"), for one module and storage. */
+export interface StoreOperations {
+	module: Variant;
+	storage: Storage;
+	registrations: number;
+	/** Average per registration (from <preauth/> to user-registered), by "store method". */
+	per_registration: Record<string, number>;
+}
+
+/**
+ * Counts the store operations of `registrations` invited registrations,
+ * one at a time, with `pending` invites in the store: the storage is
+ * wrapped by spec/support/prosody_plugins/mod_storage_counting.lua (a
+ * separate, untimed run: the wrapper's own calls would blur the CPU figures).
+ */
+export async function countStoreOperations(options: E2EOptions, pending: number, registrations: number): Promise<StoreOperations[]> {
+	const variants: Variant[] = options.baselineDir ? ["built", "baseline", "stock"] : ["built", "stock"];
+	const results: StoreOperations[] = [];
+	for (const storage of options.storages) {
+		for (const module of variants) {
+			const { server } = await startServer(options, module, storage, true);
+			try {
+				const tokens = await fillInviteStore(server, pending, registrations);
+				const before = await server.storeOperations();
+				const { refused } = await registerAll(server, tokens, 1, "ops");
+				if (refused !== 0) throw new Error(`store operations, ${module}/${storage}: ${refused} registrations refused`);
+				const after = await server.storeOperations();
+				const per_registration: Record<string, number> = {};
+				for (const key of Object.keys(after).sort()) {
+					const delta = (after[key] ?? 0) - (before[key] ?? 0);
+					if (delta > 0) per_registration[key] = delta / registrations;
+				}
+				results.push({ module, storage, registrations, per_registration });
+			} finally {
+				await server.stop();
 			}
 		}
 	}

@@ -36,6 +36,10 @@
  *   --registrations N    end to end: registrations per run, each with its own invite [300]
  *   --concurrency N      end to end: clients registering at a time [20]
  *   --e2e-rounds N       end to end: runs per module, storage and store size [5]
+ *   --store-ops-registrations N
+ *                        end to end: registrations (one at a time, at the first --pending
+ *                        size) in the untimed run that counts store operations per
+ *                        registration (3c; 0: none) [20]
  *   --baseline REV       end to end: the baseline is `git show REV:dist-lua/mod_invites_register.lua`,
  *                        run from a temporary plugin folder ["none": no baseline] [7d065e7]
  *   --skip-abuse         no abuse measurements
@@ -134,7 +138,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { builtModuleDir, prosodySource, repoRoot, type ProsodyVersion } from "../spec/support/prosody_sources.js";
-import { extractBaseline, runE2E, type E2ERound, type Variant } from "./e2e.js";
+import { countStoreOperations, extractBaseline, runE2E, type E2ERound, type StoreOperations, type Variant } from "./e2e.js";
 import { ABUSE_LIMITS, abuseReport, runAbuse, type AbuseRun } from "./abuse.js";
 import { keys, Saved, type Pair, type Section } from "./compare.js";
 import { TARGETS } from "./targets.js";
@@ -146,6 +150,7 @@ const { values } = parseArgs({
 		concurrency: { type: "string", default: "20" },
 		"e2e-rounds": { type: "string", default: "5" },
 		"skip-e2e": { type: "boolean", default: false },
+		"store-ops-registrations": { type: "string", default: "20" },
 		"skip-hooks": { type: "boolean", default: false },
 		"hook-filter": { type: "string" },
 		storages: { type: "string", default: "internal,sqlite" },
@@ -409,6 +414,7 @@ for (const [interpreter, version] of hookRunsToDo) {
 }
 
 let e2e: E2ERound[] = [];
+let storeOps: StoreOperations[] = [];
 let baseline: { rev: string; commit: string; bytes: number } | undefined;
 if (!values["skip-e2e"] && !abuseOnly) {
 	const extracted = values.baseline === "none" ? undefined : extractBaseline(values.baseline);
@@ -418,7 +424,13 @@ if (!values["skip-e2e"] && !abuseOnly) {
 			(extracted ? `; baseline ${extracted.commit.slice(0, 10)} (${values.baseline})` : ""),
 	);
 	try {
-		e2e = await runE2E({ version: "0.12", storages: storageList, pending: pendingCounts, rounds: e2eRounds, registrations, concurrency, baselineDir: extracted?.dir }, log);
+		const e2eOptions = { version: "0.12" as const, storages: storageList, pending: pendingCounts, rounds: e2eRounds, registrations, concurrency, baselineDir: extracted?.dir };
+		e2e = await runE2E(e2eOptions, log);
+		const opsRegistrations = Number(values["store-ops-registrations"]);
+		if (opsRegistrations > 0) {
+			log(`  store operations: ${opsRegistrations} registrations one at a time, ${pendingCounts[0]} pending, each module and storage`);
+			storeOps = await countStoreOperations(e2eOptions, pendingCounts[0], opsRegistrations);
+		}
 	} finally {
 		extracted?.remove();
 	}
@@ -680,6 +692,38 @@ if (e2e.length > 0) {
 	out.push("The clients run on the same machine, so registrations per second also measure them; the server's own CPU time (from /proc) does not.");
 }
 
+if (storeOps.length > 0) {
+	if (out[out.length - 1] !== "") out.push("");
+	const variants = [...new Set(storeOps.map((r) => r.module))];
+	const label: Record<Variant, string> = { built: "ours", baseline: "baseline", stock: "stock" };
+	out.push(
+		`3c. Store operations per invited registration (<preauth/> to user-registered; ${storeOps[0].registrations} registrations one at a time, ${pendingCounts[0]} pending; ` +
+			"counted by a wrapping storage driver, spec/support/prosody_plugins/mod_storage_counting.lua). With file storage every invite_token operation reads and/or writes the whole invite file; on 0.12 a map set there is a get and a set.",
+	);
+	out.push("");
+	for (const storage of [...new Set(storeOps.map((r) => r.storage))]) {
+		const rows = storeOps.filter((r) => r.storage === storage);
+		const opNames = [...new Set(rows.flatMap((r) => Object.keys(r.per_registration)))].sort();
+		const cell = (r: StoreOperations | undefined, op: string) => {
+			const n = r?.per_registration[op] ?? 0;
+			return Number.isInteger(n) ? String(n) : n.toFixed(2);
+		};
+		const byModule = (m: Variant) => rows.find((r) => r.module === m);
+		const total = (r: StoreOperations | undefined) => Object.values(r?.per_registration ?? {}).reduce((a, b) => a + b, 0);
+		out.push(`   ${storage === "internal" ? "file (internal)" : "SQLite"}:`);
+		out.push(
+			table(
+				["store operation", ...variants.map((m) => label[m])],
+				[
+					...opNames.map((op) => [op, ...variants.map((m) => cell(byModule(m), op))]),
+					["all", ...variants.map((m) => total(byModule(m)).toFixed(2).replace(/\.00$/, ""))],
+				],
+			),
+		);
+		out.push("");
+	}
+}
+
 if (abuse.length > 0) {
 	if (out[out.length - 1] !== "") out.push("");
 	out.push(
@@ -769,7 +813,7 @@ writeFileSync(
 			targets: TARGETS,
 			settings: { rounds, hook_filter: values["hook-filter"] ?? null, registrations, concurrency, e2e_rounds: e2eRounds, storages: storageList, pending: pendingCounts, baseline: baseline ?? null },
 			hooks: hookRuns,
-			e2e: { runs: e2e, summary: e2eSummary },
+			e2e: { runs: e2e, summary: e2eSummary, store_operations: storeOps },
 			abuse: { settings: { ...abuseSettings, limits: ABUSE_LIMITS }, targets: TARGETS.abuse, runs: abuse },
 			compare: saved ? { file: saved.file, saved_date: saved.date ?? null, regressions: saved.regressions } : null,
 		},

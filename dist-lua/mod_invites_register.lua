@@ -72,8 +72,8 @@ local function creations()
 	end
 	return creation_store
 end
-local function write_creation(username, host)
-	if provider_has_account_info(host) then
+local function write_creation(username, host, source)
+	if provider_has_account_info(host) or source == "mod_register" then
 		return
 	end
 	local ok, err = creations():set(
@@ -85,17 +85,26 @@ local function write_creation(username, host)
 	end
 end
 --- user-registered, on a server whose auth provider records no creation
--- time (0.12): remember when this account was created. A failure is logged
--- and costs only this record (invites are then judged by existence).
-function ____exports.record_account_created(username, host)
-	local ok, err = pcall(write_creation, username, host)
+-- time (0.12): remember when this account was created, unless
+-- mod_register_ibr (`source` "mod_register") did. A failure is logged and
+-- costs only this record (invites are then judged by existence).
+function ____exports.record_account_created(username, host, source)
+	local ok, err = pcall(write_creation, username, host, source)
 	if not ok then
 		module:log("warn", "Could not record when account %s was created: %s", username, err)
 	end
 end
+local details_store
 local function recorded_creation(username)
+	if details_store == nil then
+		details_store = module:open_store("account_details")
+	end
+	local details = details_store:get(username)
+	if details ~= nil and type(details) == "table" and type(details.registered) == "number" then
+		return details.registered
+	end
 	local record = creations():get(username)
-	return record ~= nil and type(record.created) == "number" and record.created or nil
+	return record ~= nil and type(record) == "table" and type(record.created) == "number" and record.created or nil
 end
 --- 13's internal providers: existence, enabled and creation in one read.
 local function standing_from_account_info(username, host)
@@ -1889,7 +1898,7 @@ module:hook(
 module:hook(
 	"user-registered",
 	function(event)
-		record_account_created(event.username, module.host)
+		record_account_created(event.username, module.host, event.source)
 		local ok, err = pcall(complete_registration, event)
 		if not ok then
 			module:log("error", "Could not complete the registration of %s with its invite: %s", event.username, err)

@@ -6,11 +6,13 @@
  *
  * Creation times come from the auth provider on 13 (`get_account_info`'s
  * `created`, which mod_auth_internal_hashed and _plain record). 0.12's
- * providers record none, so there this module keeps its own: a small
- * per-user record written when an account is registered in the server
- * (user-registered, whichever module registered it). Prosody deletes a
- * user's stores with the account (storagemanager.purge), this record
- * included, in the server and under prosodyctl alike.
+ * providers record none. There, mod_register_ibr stores `registered` (the
+ * creation time) in the account's `account_details` for in-band
+ * registrations; for accounts registered otherwise in the server (web
+ * registration, any module firing user-registered) this module keeps a
+ * record of its own (store `invites_register_account`). Prosody deletes a
+ * user's stores with the account (storagemanager.purge), these included,
+ * in the server and under prosodyctl alike.
  */
 import { usermanager } from "./prosody_require";
 import type { KeyvalStore } from "./types/storage";
@@ -42,9 +44,9 @@ function creations(): KeyvalStore<CreationRecord> {
 	return creation_store;
 }
 
-function write_creation(username: string, host: string): void {
-	if (provider_has_account_info(host)) {
-		return; // the provider records it
+function write_creation(username: string, host: string, source: string | undefined): void {
+	if (provider_has_account_info(host) || source === "mod_register") {
+		return; // the provider records it, or mod_register_ibr did (account_details)
 	}
 	const [ok, err] = creations().set(username, { created: os.time() });
 	if (!ok) {
@@ -54,19 +56,32 @@ function write_creation(username: string, host: string): void {
 
 /**
  * user-registered, on a server whose auth provider records no creation
- * time (0.12): remember when this account was created. A failure is logged
- * and costs only this record (invites are then judged by existence).
+ * time (0.12): remember when this account was created, unless
+ * mod_register_ibr (`source` "mod_register") did. A failure is logged and
+ * costs only this record (invites are then judged by existence).
  */
-export function record_account_created(username: string, host: string): void {
-	const [ok, err] = pcall(write_creation, username, host);
+export function record_account_created(username: string, host: string, source: string | undefined): void {
+	const [ok, err] = pcall(write_creation, username, host, source);
 	if (!ok) {
 		module.log("warn", "Could not record when account %s was created: %s", username, err);
 	}
 }
 
+interface AccountDetails {
+	/** mod_register_ibr: os.time() of the in-band registration. */
+	readonly registered?: number;
+}
+
+let details_store: KeyvalStore<AccountDetails> | undefined;
+
 function recorded_creation(username: string): number | undefined {
+	details_store ??= module.open_store<AccountDetails>("account_details");
+	const [details] = details_store.get(username);
+	if (details !== undefined && type(details) === "table" && type(details.registered) === "number") {
+		return details.registered;
+	}
 	const [record] = creations().get(username);
-	return record !== undefined && type(record.created) === "number" ? record.created : undefined;
+	return record !== undefined && type(record) === "table" && type(record.created) === "number" ? record.created : undefined;
 }
 
 /** 13's internal providers: existence, enabled and creation in one read. */

@@ -115,11 +115,11 @@ module.hook(
 );
 
 // Registration succeeded: use the invite and apply what it carries. Every
-// new account's creation time is noted where the auth provider keeps none
-// (0.12): an invite made by or for an earlier account of the same name is
-// then told apart.
+// new account's creation time is noted where neither the auth provider
+// nor mod_register_ibr keeps one (0.12, web registration): an invite made
+// by or for an earlier account of the same name is then told apart.
 module.hook("user-registered", (event) => {
-	record_account_created(event.username, module.host);
+	record_account_created(event.username, module.host, event.source);
 	const [ok, err] = pcall(complete_registration, event);
 	if (!ok) {
 		module.log("error", "Could not complete the registration of %s with its invite: %s", event.username, err);

@@ -29,6 +29,9 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { builtModuleDir, communityModulesDir, prosodySource, repoRoot, type ProsodyVersion } from "./prosody_sources.js";
 
+/** Prosody modules only the tests and benchmarks load (mod_storage_counting). */
+const testPluginsDir = path.join(repoRoot, "spec/support/prosody_plugins");
+
 const execFileAsync = promisify(execFile);
 
 /** The unit of CPU times in /proc/<pid>/stat. */
@@ -64,6 +67,11 @@ export interface ServerOptions {
 	 * containing the username.
 	 */
 	web?: boolean;
+	/**
+	 * Count every store operation (spec/support/prosody_plugins/mod_storage_counting.lua
+	 * wraps the storage): read them with storeOperations().
+	 */
+	countStoreOperations?: boolean;
 	/** Community modules (Debian's prosody-modules) to load on the VirtualHost besides the web ones, e.g. "invites_tracking". */
 	communityModules?: string[];
 	/**
@@ -127,7 +135,7 @@ export class ProsodyServer {
 	private exited: Promise<number | null>;
 
 	private constructor(
-		readonly options: Required<Omit<ServerOptions, "config" | "port" | "dataDir" | "pluginDir" | "installerPluginPath" | "beforeStart" | "communityModules">>,
+		readonly options: Required<Omit<ServerOptions, "config" | "port" | "dataDir" | "pluginDir" | "installerPluginPath" | "beforeStart" | "communityModules" | "countStoreOperations">>,
 		readonly port: number,
 		/** The http port (web: true), else undefined. */
 		readonly httpPort: number | undefined,
@@ -210,15 +218,19 @@ export class ProsodyServer {
 	}
 
 	private static config(options: ServerOptions & { storage: Storage; module: "built" | "stock" | "installed" }, port: number, httpPort: number | undefined, dataDir: string): string {
-		const storage =
-			options.storage === "sqlite"
-				? `storage = "sql"\nsql = { driver = "SQLite3", database = ${luaLiteral(path.join(dataDir, "prosody.sqlite"))} }`
+		const sql = `sql = { driver = "SQLite3", database = ${luaLiteral(path.join(dataDir, "prosody.sqlite"))} }`;
+		const driver = options.storage === "sqlite" ? "sql" : "internal";
+		const storage = options.countStoreOperations
+			? `storage = "counting"\ncounting_storage_backend = "${driver}"\n${sql}`
+			: options.storage === "sqlite"
+				? `storage = "sql"\n${sql}`
 				: `storage = "internal"`;
 		const host: { [option: string]: LuaLiteral } = { ...options.config };
 		// Every test client comes from 127.0.0.1: one address's budget of invalid
 		// tokens would be shared by all the tests on a server (spec/e2e/token_limits sets its own).
 		host.invite_token_address_failures ??= 1000;
 		const pluginPaths = options.module === "built" ? [options.pluginDir ?? builtModuleDir] : [];
+		if (options.countStoreOperations) pluginPaths.push(testPluginsDir);
 		const community = [...(httpPort !== undefined ? webModules : []), ...(options.communityModules ?? [])];
 		if (community.length > 0) {
 			pluginPaths.push(communityModulesDir);
@@ -330,6 +342,11 @@ export class ProsodyServer {
 	async deluserWithProsodyctl(username: string): Promise<void> {
 		const { prosodyctl } = launchers(this.options.version);
 		await execFileAsync(prosodyctl, ["--config", this.configFile, "deluser", `${username}@${DOMAIN}`], { cwd: this.dataDir });
+	}
+
+	/** With countStoreOperations: the store operations so far, "store method" → count. */
+	async storeOperations(): Promise<Record<string, number>> {
+		return this.lua(`host.modules.storage_counting.counts()`);
 	}
 
 	async userExists(username: string): Promise<boolean> {

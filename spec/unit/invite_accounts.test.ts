@@ -127,6 +127,16 @@ describe.each(prosodyVersions)("invites and the accounts they name, on Prosody %
 			expect(sim.testPassword("alice", "newcomer")).toBe(true);
 		});
 
+		test("after the account was deleted by another process and registered again on the web, the reset invite is void", () => {
+			const sim = sims.create({ version });
+			sim.createUser("alice", "old");
+			const reset = sim.invites.createReset("alice");
+			sim.deleteUserElsewhere("alice");
+			sim.advance(10);
+			expect(sim.webRegister(sim.invites.createAccount().token, "alice")).toEqual({ outcome: "registered" });
+			expect(stanzaError(sim.preauth(sim.connect(), reset.token))).toEqual(NO_LONGER_VALID);
+		});
+
 		test("presented before the account was replaced: the reset is refused and the newcomer's password kept", () => {
 			const sim = sims.create({ version });
 			sim.createUser("alice", "old");

@@ -45,6 +45,44 @@ describe.each(prosodyVersions)("compared with Prosody %s's stock module", (versi
 		expect(resetInviteCreatesOtherAccount("stock")).toBe(true);
 	});
 
+	/** A reset invite for alice; alice deleted in the server, her name registered again: does the old invite reset the newcomer's password? */
+	function oldResetTakesOverNewcomer(module: Module): boolean {
+		const sim = unchecked(module);
+		sim.createUser("alice", "hers");
+		const reset = sim.invites.createReset("alice");
+		sim.deleteUser("alice");
+		sim.advance(10);
+		const newcomer = sim.connect();
+		sim.preauth(newcomer, sim.invites.createAccount().token);
+		sim.register(newcomer, "alice", "newcomer");
+		const attacker = sim.connect();
+		sim.preauth(attacker, reset.token);
+		sim.register(attacker, "alice", "taken");
+		return sim.testPassword("alice", "taken");
+	}
+
+	test("a reset invite dies with its account; the stock module lets it reset whoever registers the name next", () => {
+		expect(oldResetTakesOverNewcomer("built")).toBe(false);
+		expect(oldResetTakesOverNewcomer("stock")).toBe(true);
+	});
+
+	/** A contact invite (ibr=y) of alice, who is deleted: does it still register an account? */
+	function deletedInvitersInviteRegisters(module: Module): boolean {
+		const sim = unchecked(module);
+		sim.createUser("alice");
+		const invite = sim.invites.createContact("alice", true);
+		sim.deleteUser("alice");
+		const client = sim.connect();
+		sim.preauth(client, invite.token);
+		sim.register(client, "bob");
+		return sim.userExists("bob");
+	}
+
+	test("a deleted user's contact invite registers nobody; the stock module registers with it", () => {
+		expect(deletedInvitersInviteRegisters("built")).toBe(false);
+		expect(deletedInvitersInviteRegisters("stock")).toBe(true);
+	});
+
 	function boundInviteRegistersOtherName(module: Module): boolean {
 		const sim = unchecked(module);
 		const invite = sim.invites.createAccount("alice");
