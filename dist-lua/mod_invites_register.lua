@@ -129,7 +129,15 @@ local function read_standing(username, host)
 	if provider_has_account_info(host) then
 		return standing_from_account_info(username, host)
 	end
-	if not usermanager.user_exists(username, host) then
+	local provider = usermanager.get_provider(host)
+	local ____temp_6
+	if (provider and provider.user_exists) ~= nil then
+		____temp_6 = provider.user_exists(username)
+	else
+		____temp_6 = usermanager.user_exists(username, host)
+	end
+	local exists = ____temp_6
+	if not exists then
 		return {state = "gone"}
 	end
 	local enabled = true

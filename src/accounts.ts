@@ -103,7 +103,11 @@ function read_standing(username: string, host: string): AccountStanding {
 	if (provider_has_account_info(host)) {
 		return standing_from_account_info(username, host);
 	}
-	if (!usermanager.user_exists(username, host)) {
+	// The provider itself: usermanager.user_exists answers true while the
+	// user has a session, also after another process deleted the account.
+	const provider = usermanager.get_provider(host);
+	const exists = provider?.user_exists !== undefined ? provider.user_exists(username) : usermanager.user_exists(username, host);
+	if (!exists) {
 		return { state: "gone" };
 	}
 	let enabled: unknown = true;

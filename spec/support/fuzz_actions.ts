@@ -77,6 +77,8 @@ export type Store = "invite_token" | "accounts" | "roster" | "account_details" |
  *  - invite, delete-invite, advance, storage: invites of every kind made
  *    through mod_invites (or written by "another process"), revoked; time;
  *    a store failing for a few actions;
+ *  - account: an admin deletes an account (in the server, or from another
+ *    process: no event), or on 13 disables or enables it;
  *  - features, iq, s2s-iq, hook-iq, burst, presence: stream features;
  *    stanzas from a session through Prosody's router, from a remote server,
  *    fired straight at the module's hook (result/error IQs, odd origins), or
@@ -94,6 +96,7 @@ export type Action =
 	| { a: "close"; session: number }
 	| { a: "invite"; kind: InviteKind; name: number; ttl: number | null; inviter: number }
 	| { a: "delete-invite"; invite: number }
+	| { a: "account"; account: number; how: "delete" | "delete-elsewhere" | "disable" | "enable" }
 	| { a: "advance"; seconds: number }
 	| { a: "storage"; store: Store; how: "error" | "raise" | null; op: "get" | "set" | null; actions: number }
 	| { a: "features"; session: number; s2s: boolean }
@@ -313,6 +316,8 @@ export interface Mix {
 	close?: number;
 	invite?: number;
 	deleteInvite?: number;
+	/** An admin deletes (in the server or from another process), disables or enables an account (the last two only on 13). */
+	account?: number;
 	advance?: number;
 	storage?: number;
 	features?: number;
@@ -339,6 +344,7 @@ export function action(mix: Mix): fc.Arbitrary<Action> {
 		[mix.close, fc.record({ a: fc.constant("close" as const), session: sessionRef })],
 		[mix.invite, fc.record({ a: fc.constant("invite" as const), kind: inviteKind, name: fc.nat({ max: 20 }), ttl: fc.oneof(fc.constant(null), fc.constantFrom(30, 60, 120, 3600)), inviter: fc.nat({ max: 20 }) })],
 		[mix.deleteInvite, fc.record({ a: fc.constant("delete-invite" as const), invite: inviteRef })],
+		[mix.account, fc.record({ a: fc.constant("account" as const), account: fc.nat({ max: 20 }), how: fc.constantFrom("delete" as const, "delete-elsewhere" as const, "disable" as const, "enable" as const) })],
 		[mix.advance, fc.record({ a: fc.constant("advance" as const), seconds: fc.oneof(fc.integer({ min: 1, max: 90 }), fc.constantFrom(300, 3601, 86400 * 8)) })],
 		[mix.storage, storageAction],
 		[mix.features, fc.record({ a: fc.constant("features" as const), session: sessionRef, s2s: fc.oneof({ weight: 5, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }) })],

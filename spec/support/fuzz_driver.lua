@@ -35,7 +35,10 @@ function driver.snapshot(sim)
 	for user, account in pairs(store_data(sim, "accounts")) do
 		local created = type(account) == "table" and tonumber(account.created) or nil;
 		if created == nil and type(created_records[user]) == "table" then created = tonumber(created_records[user].created); end
-		accounts[#accounts + 1] = { user = user, password = type(account) == "table" and tostring(account.password) or "?", created = created };
+		accounts[#accounts + 1] = {
+			user = user, password = type(account) == "table" and tostring(account.password) or "?", created = created,
+			disabled = type(account) == "table" and account.disabled == true or nil,
+		};
 	end
 	local records, contacts = {}, {};
 	for owner, tokens in pairs(store_data(sim, "invite_token")) do

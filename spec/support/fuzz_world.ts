@@ -106,6 +106,8 @@ interface Snapshot {
 	accounts: Map<string, string>;
 	/** When each account was created, where the module can know it (13's account records, 0.12: the module's own). */
 	accountsCreated: Map<string, number | undefined>;
+	/** Disabled accounts (13). */
+	disabled: Set<string>;
 	/** Host-wide invite records: token → expiry. */
 	records: Map<string, number | undefined>;
 	/** Host-wide invite records: token → created_at. */
@@ -118,7 +120,7 @@ interface Snapshot {
 }
 
 interface RawSnapshot {
-	accounts: { user: string; password: string; created?: number }[];
+	accounts: { user: string; password: string; created?: number; disabled?: boolean }[];
 	records: { token: string; expires?: number; created_at?: number }[];
 	contacts: { user: string; token: string; expires?: number }[];
 	writes: Record<string, number>;
@@ -130,6 +132,7 @@ function toSnapshot(raw: RawSnapshot): Snapshot {
 	return {
 		accounts: new Map(raw.accounts.map(({ user, password }) => [user, password])),
 		accountsCreated: new Map(raw.accounts.map(({ user, created }) => [user, created])),
+		disabled: new Set(raw.accounts.filter((a) => a.disabled === true).map((a) => a.user)),
 		records: new Map(raw.records.map(({ token, expires }) => [token, expires])),
 		recordsCreated: new Map(raw.records.map(({ token, created_at }) => [token, created_at])),
 		contacts: new Map(raw.contacts.map(({ user, token, expires }) => [`${user} ${token}`, expires])),
@@ -366,6 +369,15 @@ export class FuzzWorld {
 			case "delete-invite": {
 				const invite = this.invite(action.invite);
 				if (invite) this.tolerate(() => this.sim.invites.delete(invite.token), "delete invite");
+				return;
+			}
+			case "account": {
+				const accounts = this.accountList();
+				if (accounts.length === 0) return;
+				const user = accounts[action.account % accounts.length];
+				if (action.how === "delete") this.tolerate(() => this.sim.deleteUser(user), `delete account ${user}`);
+				else if (action.how === "delete-elsewhere") this.tolerate(() => this.sim.deleteUserElsewhere(user), `delete account ${user} elsewhere`);
+				else if (this.version !== "0.12") this.tolerate(() => (action.how === "disable" ? this.sim.disableUser(user) : this.sim.enableUser(user)), `${action.how} account ${user}`);
 				return;
 			}
 			case "advance":
@@ -670,7 +682,7 @@ export class FuzzWorld {
 		const createdAt = this.before.recordsCreated.get(invite.token);
 		return [invite.creator, invite.reset].every((account) => {
 			if (account === undefined) return true;
-			if (!this.before.accounts.has(account)) return false;
+			if (!this.before.accounts.has(account) || this.before.disabled.has(account)) return false;
 			const created = this.before.accountsCreated.get(account);
 			return created === undefined || createdAt === undefined || created <= createdAt;
 		});
@@ -1090,7 +1102,7 @@ export class FuzzWorld {
 			const expires = token === undefined ? undefined : this.before.contacts.get(`${user} ${token}`);
 			// (The user it belongs to must exist: a contact invite of a name without account pre-approves nothing.)
 			const valid =
-				action.type === "subscribe" && expires !== undefined && this.before.now <= expires && !this.consumed.has(token!) && contact !== `${user}@${this.host}` && this.before.accounts.has(user);
+				action.type === "subscribe" && expires !== undefined && this.before.now <= expires && !this.consumed.has(token!) && contact !== `${user}@${this.host}` && this.before.accounts.has(user) && !this.before.disabled.has(user);
 			const base = this.before.writes;
 			checks.push(() => {
 				const after = this.sim.rosterItem(user, contact);
@@ -1249,7 +1261,8 @@ export class FuzzWorld {
 		const created = [...after.accounts.keys()].filter((u) => !this.before.accounts.has(u));
 		const changed = [...after.accounts.keys()].filter((u) => this.before.accounts.has(u) && this.before.accounts.get(u) !== after.accounts.get(u));
 		const removed = [...this.before.accounts.keys()].filter((u) => !after.accounts.has(u));
-		if (removed.length > 0) this.fail(3, `account(s) ${removed.join(", ")} disappeared`);
+		// Only the admin deletes accounts (the "account" action).
+		if (removed.length > 0 && !(action.a === "account" && action.how.startsWith("delete"))) this.fail(3, `account(s) ${removed.join(", ")} disappeared`);
 		const accounted = new Set<string>();
 		for (const event of this.observed) {
 			if (event.source === "fuzz") continue; // fired by the fuzzer itself ("registered" actions): nothing was created

@@ -53,7 +53,7 @@ describe.each(prosodyVersions)("fuzzing the module on Prosody %s", (version) => 
 	test(
 		"<preauth/> from every kind of session: answered once, only stored unexpired tokens accepted, nothing written for bad ones",
 		() => {
-			const stats = fuzz(version, "preauth", { connect: 2, login: 1, close: 1, invite: 3, deleteInvite: 1, advance: 1, storage: 1, features: 2, iq: 7, s2sIq: 1, hookIq: 2, burst: 1, flow: 1 });
+			const stats = fuzz(version, "preauth", { connect: 2, login: 1, close: 1, invite: 3, deleteInvite: 1, account: 1, advance: 1, storage: 1, features: 2, iq: 7, s2sIq: 1, hookIq: 2, burst: 1, flow: 1 });
 			expect(stats.preauthAccepted).toBeGreaterThan(0);
 			expect(stats.preauthRefused).toBeGreaterThan(0);
 		},
@@ -63,7 +63,7 @@ describe.each(prosodyVersions)("fuzzing the module on Prosody %s", (version) => 
 	test(
 		"in-band registration: no account without a valid invite, a single-use invite creates one account",
 		() => {
-			const stats = fuzz(version, "registration", { connect: 1, login: 1, close: 1, invite: 2, deleteInvite: 1, advance: 1, storage: 2, features: 1, iq: 2, registerIq: 3, hookIq: 1, burst: 2, race: 2, flow: 5 });
+			const stats = fuzz(version, "registration", { connect: 1, login: 1, close: 1, invite: 2, deleteInvite: 1, account: 1, advance: 1, storage: 2, features: 1, iq: 2, registerIq: 3, hookIq: 1, burst: 2, race: 2, flow: 5 });
 			expect(stats.accountsCreated).toBeGreaterThan(0);
 		},
 		TIMEOUT,
@@ -72,7 +72,7 @@ describe.each(prosodyVersions)("fuzzing the module on Prosody %s", (version) => 
 	test(
 		"registration events from other modules (user-registering, user-registered, user-password-reset, invite-created, web registration)",
 		() => {
-			const stats = fuzz(version, "events", { connect: 1, close: 1, invite: 2, deleteInvite: 1, advance: 1, storage: 1, iq: 1, flow: 2, registering: 4, registered: 2, web: 2, webFlow: 3, inviteCreated: 2 });
+			const stats = fuzz(version, "events", { connect: 1, close: 1, invite: 2, deleteInvite: 1, account: 1, advance: 1, storage: 1, iq: 1, flow: 2, registering: 4, registered: 2, web: 2, webFlow: 3, inviteCreated: 2 });
 			expect(stats.eventsAllowed + stats.webRegistered).toBeGreaterThan(0);
 		},
 		TIMEOUT,
@@ -81,7 +81,7 @@ describe.each(prosodyVersions)("fuzzing the module on Prosody %s", (version) => 
 	test(
 		"XEP-0379 subscription requests: approved only with a valid contact invite of that user, once",
 		() => {
-			const stats = fuzz(version, "xep0379", { login: 2, close: 1, invite: 2, deleteInvite: 1, advance: 1, storage: 2, flow: 1, presence: 5, contactFlow: 4 });
+			const stats = fuzz(version, "xep0379", { login: 2, close: 1, invite: 2, deleteInvite: 1, account: 1, advance: 1, storage: 2, flow: 1, presence: 5, contactFlow: 4 });
 			expect(stats.approvals).toBeGreaterThan(0);
 		},
 		TIMEOUT,
@@ -90,7 +90,7 @@ describe.each(prosodyVersions)("fuzzing the module on Prosody %s", (version) => 
 	test(
 		"everything at once",
 		() => {
-			fuzz(version, "everything", { connect: 1, login: 1, close: 1, invite: 2, deleteInvite: 1, advance: 1, storage: 1, features: 1, iq: 2, registerIq: 1, s2sIq: 1, hookIq: 1, burst: 1, race: 1, flow: 2, presence: 2, contactFlow: 1, registering: 1, registered: 1, web: 1, webFlow: 1, inviteCreated: 1 });
+			fuzz(version, "everything", { connect: 1, login: 1, close: 1, invite: 2, deleteInvite: 1, account: 1, advance: 1, storage: 1, features: 1, iq: 2, registerIq: 1, s2sIq: 1, hookIq: 1, burst: 1, race: 1, flow: 2, presence: 2, contactFlow: 1, registering: 1, registered: 1, web: 1, webFlow: 1, inviteCreated: 1 });
 		},
 		TIMEOUT,
 	);

@@ -36,6 +36,15 @@ describe.each(prosodyVersions)("invites and the accounts they name, on Prosody %
 			expect(sim.logs("info").map((l) => l.message)).toContain("Refusing an invite made by alice: that account no longer exists");
 		});
 
+		test("an inviter deleted by another process while signed in: refused (usermanager.user_exists would still say yes)", () => {
+			const sim = sims.create({ version });
+			sim.createUser("alice");
+			sim.login("alice", "phone", { available: true });
+			const invite = sim.invites.createContact("alice", true);
+			sim.deleteUserElsewhere("alice");
+			expect(stanzaError(sim.preauth(sim.connect(), invite.token))).toEqual(NO_LONGER_VALID);
+		});
+
 		test("a contact invite whose user is deleted after <preauth/>: the registration is refused, no account, nothing in anyone's roster", () => {
 			const sim = sims.create({ version });
 			sim.createUser("alice");

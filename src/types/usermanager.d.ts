@@ -38,6 +38,8 @@ export interface AuthProvider {
 	readonly name?: string;
 	/** 13's internal providers; absent from 0.12's and from many others. */
 	readonly get_account_info?: unknown;
+	/** Whether the account exists in the provider's storage (usermanager.user_exists also says yes while the user has a session). */
+	user_exists?(this: void, username: string): boolean | undefined;
 }
 
 type Ok<T = true> = LuaMultiReturn<[T] | [undefined | false, string?]>;

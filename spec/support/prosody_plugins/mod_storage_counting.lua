@@ -14,16 +14,16 @@ do
 end
 
 local backend_name = module:get_option_string("counting_storage_backend", "internal");
-local calls = {}; -- "store method" → count
+local calls = {}; -- "store method" (keyval stores) or "store/type method" (e.g. "invite_token/map get") → count
 
-local function counted(store, store_name)
+local function counted(store, name)
 	return setmetatable({}, {
 		__index = function (proxy, method)
 			local original = store[method];
 			if type(original) ~= "function" then
 				return original; -- e.g. the map store's `remove` sentinel
 			end
-			local key = store_name .. " " .. method;
+			local key = name .. " " .. method;
 			local wrapped = function (_, ...)
 				calls[key] = (calls[key] or 0) + 1;
 				return original(store, ...);
@@ -43,7 +43,7 @@ local driver = {};
 function driver:open(store_name, store_type) -- luacheck: ignore 212/self
 	local store, err = backend():open(store_name, store_type);
 	if not store then return store, err; end
-	return counted(store, store_name);
+	return counted(store, (store_type == nil or store_type == "keyval") and store_name or (store_name .. "/" .. store_type));
 end
 
 function driver:purge(username) -- luacheck: ignore 212/self
