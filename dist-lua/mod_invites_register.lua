@@ -398,7 +398,7 @@ return ____exports
  end,
 ["pending_invites"] = function(...)
 local ____exports = {}
-local release_reservation, by_username, by_token
+local unfile, release_reservation, by_username, by_token
 local ____invite_records = require("invite_records")
 local bound_username = ____invite_records.bound_username
 local read_account_invite = ____invite_records.read_account_invite
@@ -412,19 +412,22 @@ local ____options = require("options")
 local positive_option = ____options.positive_option
 local ____tokens = require("tokens")
 local redact = ____tokens.redact
+function unfile(index, key, token)
+	local tokens = index[key]
+	if tokens ~= nil then
+		tokens[token] = nil
+		if (next(tokens)) == nil then
+			index[key] = nil
+		end
+	end
+end
 function release_reservation(token)
 	local username = by_token[token]
 	if username == nil then
 		return
 	end
 	by_token[token] = nil
-	local tokens = by_username[username]
-	if tokens ~= nil then
-		tokens[token] = nil
-		if (next(tokens)) == nil then
-			by_username[username] = nil
-		end
-	end
+	unfile(by_username, username, token)
 end
 local refresh_interval = positive_option("invite_reservation_refresh", 60)
 --- After a failed read, how long storage is left alone (every use meanwhile fails closed).
@@ -448,13 +451,17 @@ local function reserved_username(record, host)
 	end
 	return bound_username(record, host)
 end
-local function add(names, tokens_to_names, username, token, expires)
-	local tokens = names[username]
+--- index[key][token] = value, making index[key] when missing.
+local function file_under(index, key, token, value)
+	local tokens = index[key]
 	if tokens == nil then
 		tokens = {}
-		names[username] = tokens
+		index[key] = tokens
 	end
-	tokens[token] = expires
+	tokens[token] = value
+end
+local function add(names, tokens_to_names, username, token, expires)
+	file_under(names, username, token, expires)
 	tokens_to_names[token] = username
 end
 --- Files `record` under the accounts it names.
@@ -471,12 +478,7 @@ local function add_named(accounts, accounts_of, token, record)
 		return
 	end
 	for ____, account in ipairs(names) do
-		local tokens = accounts[account]
-		if tokens == nil then
-			tokens = {}
-			accounts[account] = tokens
-		end
-		tokens[token] = true
+		file_under(accounts, account, token, true)
 	end
 	accounts_of[token] = names
 end
@@ -545,13 +547,7 @@ function ____exports.forget_invite(token)
 	if accounts ~= nil then
 		accounts_by_token[token] = nil
 		for ____, account in ipairs(accounts) do
-			local tokens = by_account[account]
-			if tokens ~= nil then
-				tokens[token] = nil
-				if (next(tokens)) == nil then
-					by_account[account] = nil
-				end
-			end
+			unfile(by_account, account, token)
 		end
 	end
 end

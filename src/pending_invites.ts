@@ -54,6 +54,27 @@ function reserved_username(record: InviteRecord, host: string): string | undefin
 	return bound_username(record, host);
 }
 
+/** index[key][token] = value, making index[key] when missing. */
+function file_under<V>(index: LuaTable<string, LuaTable<string, V>>, key: string, token: string, value: V): void {
+	let tokens = index.get(key);
+	if (tokens === undefined) {
+		tokens = new LuaTable();
+		index.set(key, tokens);
+	}
+	tokens.set(token, value);
+}
+
+/** Removes index[key][token], and index[key] once empty. */
+function unfile<V>(index: LuaTable<string, LuaTable<string, V>>, key: string, token: string): void {
+	const tokens = index.get(key);
+	if (tokens !== undefined) {
+		tokens.delete(token);
+		if (next(tokens)[0] === undefined) {
+			index.delete(key);
+		}
+	}
+}
+
 function add(
 	names: LuaTable<string, LuaTable<string, number>>,
 	tokens_to_names: LuaTable<string, string>,
@@ -61,12 +82,7 @@ function add(
 	token: string,
 	expires: number,
 ): void {
-	let tokens = names.get(username);
-	if (tokens === undefined) {
-		tokens = new LuaTable();
-		names.set(username, tokens);
-	}
-	tokens.set(token, expires);
+	file_under(names, username, token, expires);
 	tokens_to_names.set(token, username);
 }
 
@@ -84,12 +100,7 @@ function add_named(accounts: LuaTable<string, LuaTable<string, true>>, accounts_
 		return;
 	}
 	for (const account of names) {
-		let tokens = accounts.get(account);
-		if (tokens === undefined) {
-			tokens = new LuaTable();
-			accounts.set(account, tokens);
-		}
-		tokens.set(token, true);
+		file_under(accounts, account, token, true);
 	}
 	accounts_of.set(token, names);
 }
@@ -150,13 +161,7 @@ export function forget_invite(token: string): void {
 	if (accounts !== undefined) {
 		accounts_by_token.delete(token);
 		for (const account of accounts) {
-			const tokens = by_account.get(account);
-			if (tokens !== undefined) {
-				tokens.delete(token);
-				if (next(tokens)[0] === undefined) {
-					by_account.delete(account);
-				}
-			}
+			unfile(by_account, account, token);
 		}
 	}
 }
@@ -182,13 +187,7 @@ function release_reservation(token: string): void {
 		return;
 	}
 	by_token.delete(token);
-	const tokens = by_username.get(username);
-	if (tokens !== undefined) {
-		tokens.delete(token);
-		if (next(tokens)[0] === undefined) {
-			by_username.delete(username);
-		}
-	}
+	unfile(by_username, username, token);
 }
 
 /**
