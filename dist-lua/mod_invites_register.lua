@@ -55,25 +55,50 @@ return ____exports
 local ____exports = {}
 local ____prosody_require = require("prosody_require")
 local usermanager = ____prosody_require.usermanager
---- Whether the host's auth provider tells account info (13's internal
--- providers: creation time, enabled); else existence is all it tells.
-local function provider_has_account_info(host)
-	local ____temp_2 = usermanager.get_account_info ~= nil
-	if ____temp_2 then
-		local ____opt_0 = usermanager.get_provider(host)
-		____temp_2 = (____opt_0 and ____opt_0.get_account_info) ~= nil
-	end
-	return ____temp_2
+--- The auth providers whose records this module reads directly.
+local INTERNAL_PROVIDERS = {}
+INTERNAL_PROVIDERS.internal_hashed = true
+INTERNAL_PROVIDERS.internal_plain = true
+--- What usermanager's dummy methods answer for what a provider lacks.
+local function cannot_tell(err)
+	return err == "method not implemented" or err == "method not supported"
 end
+local accounts_store
 local creation_store
+local details_store
+local deleted_store
 local function creations()
 	if creation_store == nil then
 		creation_store = module:open_store("invites_register_account")
 	end
 	return creation_store
 end
+local function deletions()
+	if deleted_store == nil then
+		deleted_store = module:open_store("invites_register_deleted", "map")
+	end
+	return deleted_store
+end
+local function provider_of(host)
+	return usermanager.get_provider(host)
+end
+--- The provider's own name (rawget: usermanager's fallback would answer for anything).
+local function provider_name(provider)
+	local ____temp_0
+	if provider ~= nil then
+		____temp_0 = rawget(provider, "name")
+	else
+		____temp_0 = nil
+	end
+	return ____temp_0
+end
+--- Whether the provider records creation times itself (13's internal providers, and any with get_account_info).
+local function provider_records_creation(host)
+	local provider = provider_of(host)
+	return usermanager.get_account_info ~= nil and provider ~= nil and rawget(provider, "get_account_info") ~= nil
+end
 local function write_creation(username, host, source)
-	if provider_has_account_info(host) or source == "mod_register" then
+	if provider_records_creation(host) or source == "mod_register" then
 		return
 	end
 	local ok, err = creations():set(
@@ -94,7 +119,17 @@ function ____exports.record_account_created(username, host, source)
 		module:log("warn", "Could not record when account %s was created: %s", username, err)
 	end
 end
-local details_store
+--- user-deleted: remember when an account of this name was last deleted in the server.
+function ____exports.record_account_deleted(username)
+	local ok, err = deletions():set(
+		nil,
+		username,
+		os.time()
+	)
+	if not ok then
+		module:log("warn", "Could not record the deletion of account %s: %s", username, err)
+	end
+end
 local function recorded_creation(username)
 	if details_store == nil then
 		details_store = module:open_store("account_details")
@@ -106,37 +141,61 @@ local function recorded_creation(username)
 	local record = creations():get(username)
 	return record ~= nil and type(record) == "table" and type(record.created) == "number" and record.created or nil
 end
---- 13's internal providers: existence, enabled and creation in one read.
-local function standing_from_account_info(username, host)
-	local info = usermanager.get_account_info(username, host)
-	if info == nil then
+--- An account that exists: its creation time, or else when an account of its name was last deleted.
+local function active(state, username, created)
+	if type(created) == "number" then
+		return {state = state, created = created}
+	end
+	local recorded = recorded_creation(username)
+	if recorded ~= nil then
+		return {state = state, created = recorded}
+	end
+	local deleted = deletions():get(nil, username)
+	local ____state_2 = state
+	local ____temp_1
+	if type(deleted) == "number" then
+		____temp_1 = deleted
+	else
+		____temp_1 = nil
+	end
+	return {state = ____state_2, deleted_before = ____temp_1}
+end
+--- Prosody's internal providers: the account's record, read directly.
+local function standing_from_record(username)
+	if accounts_store == nil then
+		accounts_store = module:open_store("accounts")
+	end
+	local account, err = accounts_store:get(username)
+	if account == nil then
+		if err ~= nil then
+			module:log("error", "Could not read account %s: %s", username, err)
+			return {state = "unknown"}
+		end
 		return {state = "gone"}
 	end
-	local ____temp_3
-	if type(info.created) == "number" then
-		____temp_3 = info.created
-	else
-		____temp_3 = nil
+	if type(account) ~= "table" then
+		return {state = "unknown"}
 	end
-	local created = ____temp_3
-	local enabled = info.enabled
-	if enabled == nil and usermanager.user_is_enabled ~= nil then
-		enabled = usermanager.user_is_enabled(username, host)
-	end
-	return {state = enabled == false and "disabled" or "active", created = created}
+	return active(account.disabled == true and "disabled" or "active", username, account.created)
 end
-local function read_standing(username, host)
-	if provider_has_account_info(host) then
-		return standing_from_account_info(username, host)
+--- Other providers, through usermanager: what they can tell.
+local function standing_from_provider(username, host, provider)
+	local created
+	if usermanager.get_account_info ~= nil then
+		local info, err = usermanager.get_account_info(username, host)
+		if info ~= nil and type(info) == "table" then
+			created = info.created
+		elseif not cannot_tell(err) then
+			return {state = "gone"}
+		end
 	end
-	local provider = usermanager.get_provider(host)
-	local ____temp_6
+	local ____temp_5
 	if (provider and provider.user_exists) ~= nil then
-		____temp_6 = provider.user_exists(username)
+		____temp_5 = provider.user_exists(username)
 	else
-		____temp_6 = usermanager.user_exists(username, host)
+		____temp_5 = usermanager.user_exists(username, host)
 	end
-	local exists = ____temp_6
+	local exists = ____temp_5
 	if not exists then
 		return {state = "gone"}
 	end
@@ -144,13 +203,18 @@ local function read_standing(username, host)
 	if usermanager.user_is_enabled ~= nil then
 		enabled = usermanager.user_is_enabled(username, host)
 	end
-	return {
-		state = enabled == false and "disabled" or "active",
-		created = recorded_creation(username)
-	}
+	return active(enabled == false and "disabled" or "active", username, created)
 end
---- The standing of local account `username`. "unknown" when asking raised
--- an error (logged): the caller answers a temporary failure.
+local function read_standing(username, host)
+	local provider = provider_of(host)
+	local name = provider_name(provider)
+	if type(name) == "string" and INTERNAL_PROVIDERS[name] ~= nil then
+		return standing_from_record(username)
+	end
+	return standing_from_provider(username, host, provider)
+end
+--- The standing of local account `username`. "unknown" when it could not
+-- be read (logged): the caller answers a temporary failure.
 function ____exports.account_standing(username, host)
 	local ok, standing = pcall(read_standing, username, host)
 	if not ok then
@@ -302,6 +366,20 @@ local require_permission = module:get_option_boolean("invite_require_inviter_per
 if require_permission and module.may == nil then
 	module:log("warn", "invite_require_inviter_permission needs Prosody 13's roles; it has no effect on this version")
 end
+local warned_no_adhoc = false
+--- The permission exists only where mod_invites_adhoc is loaded: without it, no user holds it.
+local function warn_if_no_adhoc(host)
+	local ____temp_4 = not warned_no_adhoc
+	if ____temp_4 then
+		local ____opt_2 = prosody.hosts[host]
+		local ____opt_0 = ____opt_2 and ____opt_2.modules
+		____temp_4 = (____opt_0 and ____opt_0.invites_adhoc) == nil
+	end
+	if ____temp_4 then
+		warned_no_adhoc = true
+		module:log("warn", "invite_require_inviter_permission is set but mod_invites_adhoc is not loaded on %s: no user holds its permission, so every invite made by a user is refused", host)
+	end
+end
 --- The username of `address` when it is an account of `host`.
 local function local_account(address, host)
 	if type(address) ~= "string" then
@@ -317,20 +395,20 @@ end
 function ____exports.named_accounts(invite, host)
 	local creators = {}
 	if invite.type == "roster" then
-		local owner = invite.username or invite.inviter
+		local owner = type(invite.username) == "string" and invite.username or (type(invite.inviter) == "string" and invite.inviter or nil)
 		local creator = owner ~= nil and normalise_username(owner, host) or local_account(invite.jid, host)
 		if creator ~= nil then
 			creators[#creators + 1] = creator
 		end
 	end
 	local data = invite.additional_data
-	local ____temp_0
+	local ____temp_5
 	if type(data) == "table" then
-		____temp_0 = local_account(data.source, host)
+		____temp_5 = local_account(data.source, host)
 	else
-		____temp_0 = nil
+		____temp_5 = nil
 	end
-	local source = ____temp_0
+	local source = ____temp_5
 	if source ~= nil and source ~= creators[1] then
 		creators[#creators + 1] = source
 	end
@@ -349,8 +427,17 @@ local function check_account(account, role, host, created_at)
 	if standing.state ~= "active" then
 		return {account = account, role = role, reason = standing.state}
 	end
-	if standing.created ~= nil and type(created_at) == "number" and standing.created > created_at then
-		return {account = account, role = role, reason = "replaced"}
+	if type(created_at) == "number" then
+		local ____temp_6
+		if standing.created ~= nil then
+			____temp_6 = standing.created > created_at
+		else
+			____temp_6 = standing.deleted_before ~= nil and standing.deleted_before >= created_at
+		end
+		local replaced = ____temp_6
+		if replaced then
+			return {account = account, role = role, reason = "replaced"}
+		end
 	end
 	return nil
 end
@@ -365,6 +452,7 @@ function ____exports.check_named_accounts(named, created_at, host, registering)
 			return problem
 		end
 		if registering and require_permission and module.may ~= nil and module:may(INVITE_PERMISSION, (creator .. "@") .. host, true) ~= true then
+			warn_if_no_adhoc(host)
 			return {account = creator, role = "creator", reason = "no-permission"}
 		end
 	end
@@ -634,12 +722,17 @@ return ____exports
  end,
 ["deleted_accounts"] = function(...)
 local ____exports = {}
+local delete_invite, delete_invites_of
+local ____accounts = require("accounts")
+local record_account_deleted = ____accounts.record_account_deleted
+local ____invite_records = require("invite_records")
+local normalise_username = ____invite_records.normalise_username
 local ____pending_invites = require("pending_invites")
 local forget_invite = ____pending_invites.forget_invite
 local invites_naming = ____pending_invites.invites_naming
 local ____tokens = require("tokens")
 local redact = ____tokens.redact
-local function delete_invite(invites, token)
+function delete_invite(invites, token)
 	local deleted, err = invites.delete_account_invite(token)
 	if deleted ~= true then
 		module:log(
@@ -652,8 +745,7 @@ local function delete_invite(invites, token)
 	end
 	return true
 end
---- user-deleted: deletes the pending invites that name `username`.
-function ____exports.delete_invites_of(invites, username)
+function delete_invites_of(invites, username)
 	local tokens = invites_naming(username)
 	if #tokens == 0 then
 		return
@@ -682,6 +774,14 @@ function ____exports.delete_invites_of(invites, username)
 		deleted,
 		#tokens
 	)
+end
+--- user-deleted: remembers the deletion (an account of this name that
+-- exists later is another one), and deletes the pending invites that name
+-- the account.
+function ____exports.account_deleted(invites, deleted_username)
+	local username = normalise_username(deleted_username, module.host)
+	record_account_deleted(username)
+	delete_invites_of(invites, username)
 end
 return ____exports
  end,
@@ -996,6 +1096,7 @@ local ____token_limits = require("token_limits")
 local preauth_failed = ____token_limits.preauth_failed
 local preauth_limit = ____token_limits.preauth_limit
 local ____pending_invites = require("pending_invites")
+local forget_invite = ____pending_invites.forget_invite
 local is_pending_token = ____pending_invites.is_pending_token
 local function reply_invite_problem(origin, stanza, problem)
 	if problem == "token-void" then
@@ -1076,7 +1177,9 @@ function ____exports.handle_preauth_iq(invites, event)
 	local invite, invite_problem = get_account_invite(invites, token)
 	local problem = invite == nil and invite_problem or check_invite_accounts(invite)
 	if invite == nil or problem ~= nil then
-		if problem ~= "internal-error" then
+		if problem == "token-void" then
+			forget_invite(token)
+		elseif problem ~= "internal-error" then
 			preauth_failed(origin)
 		end
 		reply_invite_problem(origin, stanza, problem or "token-invalid")
@@ -1792,7 +1895,7 @@ local ____exports = {}
 local ____accounts = require("accounts")
 local record_account_created = ____accounts.record_account_created
 local ____deleted_accounts = require("deleted_accounts")
-local delete_invites_of = ____deleted_accounts.delete_invites_of
+local account_deleted = ____deleted_accounts.account_deleted
 local ____preauth = require("preauth")
 local handle_preauth_iq = ____preauth.handle_preauth_iq
 local ____prosody_require = require("prosody_require")
@@ -1924,7 +2027,7 @@ module:hook_global(
 		if event.host ~= module.host then
 			return
 		end
-		local ok, err = pcall(delete_invites_of, invites, event.username)
+		local ok, err = pcall(account_deleted, invites, event.username)
 		if not ok then
 			module:log("error", "Could not delete the invites of deleted account %s: %s", event.username, err)
 		end

@@ -2,7 +2,9 @@
  * Invites die with their accounts: when an account of this host is deleted
  * in the server (user-deleted), the pending invites it made and the reset
  * invites for it are deleted from storage at once, found through the
- * pending index (pending_invites.ts), not by reading every pending invite.
+ * pending index (pending_invites.ts), not by reading every pending invite;
+ * and the deletion is remembered (accounts.ts), so that invites of the
+ * old account stay void for a new account of the same name.
  *
  * This is housekeeping, not the guarantee: an invite the index does not
  * know (written by another process since it was read), or one whose
@@ -11,6 +13,8 @@
  * Contact invites kept in the user's own store go with the user's other
  * data (Prosody purges it after user-deleted).
  */
+import { record_account_deleted } from "./accounts";
+import { normalise_username } from "./invite_records";
 import { forget_invite, invites_naming } from "./pending_invites";
 import { redact } from "./tokens";
 import type { ModInvites } from "./types/mod_invites";
@@ -24,8 +28,18 @@ function delete_invite(invites: ModInvites, token: string): boolean {
 	return true;
 }
 
-/** user-deleted: deletes the pending invites that name `username`. */
-export function delete_invites_of(invites: ModInvites | undefined, username: string): void {
+/**
+ * user-deleted: remembers the deletion (an account of this name that
+ * exists later is another one), and deletes the pending invites that name
+ * the account.
+ */
+export function account_deleted(invites: ModInvites | undefined, deleted_username: string): void {
+	const username = normalise_username(deleted_username, module.host); // 13's shell passes the name as typed
+	record_account_deleted(username);
+	delete_invites_of(invites, username);
+}
+
+function delete_invites_of(invites: ModInvites | undefined, username: string): void {
 	const tokens = invites_naming(username);
 	if (tokens.length === 0) {
 		return;

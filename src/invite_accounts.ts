@@ -25,6 +25,16 @@ if (require_permission && module.may === undefined) {
 	module.log("warn", "invite_require_inviter_permission needs Prosody 13's roles; it has no effect on this version");
 }
 
+let warned_no_adhoc = false;
+
+/** The permission exists only where mod_invites_adhoc is loaded: without it, no user holds it. */
+function warn_if_no_adhoc(host: string): void {
+	if (!warned_no_adhoc && prosody.hosts.get(host)?.modules?.get("invites_adhoc") === undefined) {
+		warned_no_adhoc = true;
+		module.log("warn", "invite_require_inviter_permission is set but mod_invites_adhoc is not loaded on %s: no user holds its permission, so every invite made by a user is refused", host);
+	}
+}
+
 /** What an invite says about who made it and for whom: a stored record, or a validated invite. */
 export interface InviteNames {
 	readonly type: "register" | "roster";
@@ -59,7 +69,8 @@ function local_account(address: unknown, host: string): string | undefined {
 export function named_accounts(invite: InviteNames, host: string): NamedAccounts {
 	const creators: string[] = [];
 	if (invite.type === "roster") {
-		const owner = invite.username ?? invite.inviter;
+		// Records come from storage, possibly written by other modules: what is read is checked.
+		const owner = typeof invite.username === "string" ? invite.username : typeof invite.inviter === "string" ? invite.inviter : undefined;
 		const creator = owner !== undefined ? normalise_username(owner, host) : local_account(invite.jid, host);
 		if (creator !== undefined) {
 			creators[creators.length] = creator;
@@ -94,8 +105,14 @@ function check_account(account: string, role: "creator" | "target", host: string
 	if (standing.state !== "active") {
 		return { account, role, reason: standing.state };
 	}
-	if (standing.created !== undefined && type(created_at) === "number" && standing.created > created_at!) {
-		return { account, role, reason: "replaced" };
+	if (type(created_at) === "number") {
+		// Created after the invite; or, where no creation time is known, an
+		// account of this name was deleted in the server since the invite
+		// was made (the one that exists now is younger).
+		const replaced = standing.created !== undefined ? standing.created > created_at! : standing.deleted_before !== undefined && standing.deleted_before >= created_at!;
+		if (replaced) {
+			return { account, role, reason: "replaced" };
+		}
 	}
 	return undefined;
 }
@@ -113,6 +130,7 @@ export function check_named_accounts(named: NamedAccounts, created_at: number | 
 			return problem;
 		}
 		if (registering && require_permission && module.may !== undefined && module.may(INVITE_PERMISSION, `${creator}@${host}`, true) !== true) {
+			warn_if_no_adhoc(host);
 			return { account: creator, role: "creator", reason: "no-permission" };
 		}
 	}

@@ -12,7 +12,7 @@
  * normal path).
  */
 import { record_account_created } from "./accounts";
-import { delete_invites_of } from "./deleted_accounts";
+import { account_deleted } from "./deleted_accounts";
 import { handle_preauth_iq } from "./preauth";
 import { st } from "./prosody_require";
 import { check_registration, complete_password_reset, complete_registration, presented_invite, refuse_with, UNINVITED } from "./registration";
@@ -141,7 +141,7 @@ module.hook_global<AccountEvent>("user-deleted", (event) => {
 	if (event.host !== module.host) {
 		return;
 	}
-	const [ok, err] = pcall(delete_invites_of, invites, event.username);
+	const [ok, err] = pcall(account_deleted, invites, event.username);
 	if (!ok) {
 		module.log("error", "Could not delete the invites of deleted account %s: %s", event.username, err);
 	}

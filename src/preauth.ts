@@ -16,7 +16,7 @@ import { get_account_invite, type InviteProblem } from "./invites";
 import { st } from "./prosody_require";
 import { check_token, redact } from "./tokens";
 import { preauth_failed, preauth_limit } from "./token_limits";
-import { is_pending_token } from "./pending_invites";
+import { forget_invite, is_pending_token } from "./pending_invites";
 import type { SessionStanzaEvent } from "./types/events";
 import type { ModInvites, ValidInvite } from "./types/mod_invites";
 import type { Session } from "./types/session";
@@ -101,8 +101,11 @@ export function handle_preauth_iq(invites: ModInvites | undefined, event: Sessio
 	const [invite, invite_problem] = get_account_invite(invites, token);
 	const problem: PreauthProblem | undefined = invite === undefined ? invite_problem : check_invite_accounts(invite);
 	if (invite === undefined || problem !== undefined) {
-		// mod_invites has logged why, at debug level.
-		if (problem !== "internal-error") {
+		// mod_invites has logged why, at debug level. A void invite is a real
+		// token, not a guess: it costs no budget, and is no longer pending.
+		if (problem === "token-void") {
+			forget_invite(token);
+		} else if (problem !== "internal-error") {
 			preauth_failed(origin);
 		}
 		reply_invite_problem(origin, stanza, problem ?? "token-invalid");

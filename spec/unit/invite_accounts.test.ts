@@ -45,6 +45,16 @@ describe.each(prosodyVersions)("invites and the accounts they name, on Prosody %
 			expect(stanzaError(sim.preauth(sim.connect(), invite.token))).toEqual(NO_LONGER_VALID);
 		});
 
+		test("a void invite is a real token, not a guess: presenting it costs the session no budget", () => {
+			const sim = sims.create({ version });
+			sim.createUser("alice");
+			const invite = sim.invites.createContact("alice", true);
+			sim.deleteUserElsewhere("alice");
+			const client = sim.connect();
+			for (let i = 0; i < 6; i++) expect(stanzaError(sim.preauth(client, invite.token))).toEqual(NO_LONGER_VALID);
+			expect(sim.sessionField(client, "invites_register_failed_tokens")).toBeUndefined();
+		});
+
 		test("a contact invite whose user is deleted after <preauth/>: the registration is refused, no account, nothing in anyone's roster", () => {
 			const sim = sims.create({ version });
 			sim.createUser("alice");
@@ -368,5 +378,91 @@ describe("invite_require_inviter_permission on Prosody 13", () => {
 		expect(registerWith(off, aliceInvite(off, "prosody:registered").token, "bob").attrs.type).toBe("result");
 		const on = create({ invite_require_inviter_permission: true });
 		expect(registerWith(on, on.invites.createAccount().token, "carol").attrs.type).toBe("result");
+	});
+});
+
+// How the accounts an invite names are read, per auth provider: Prosody's
+// internal providers through their records (a failed read is told from a
+// missing account), any other through usermanager, whose dummy answers for
+// what a provider lacks ("method not implemented") mean "cannot tell".
+describe.each(prosodyVersions)("reading the accounts an invite names on Prosody %s", (version) => {
+	const sims = simulators();
+
+	/** The simulator's provider, taken for one of Prosody's internal providers (its records have their shape). */
+	function asInternalProvider(sim: ProsodySim): ProsodySim {
+		sim.call("rawset(sim.prosody.hosts[sim.host].users, 'name', 'internal_plain')");
+		return sim;
+	}
+
+	test("internal provider: an inviter deleted by another process is gone", () => {
+		const sim = asInternalProvider(sims.create({ version }));
+		sim.createUser("alice");
+		const invite = sim.invites.createContact("alice", true);
+		expect(registerWith(sim, invite.token, "bob").attrs.type).toBe("result");
+		const second = sim.invites.createContact("alice", true);
+		sim.deleteUserElsewhere("alice");
+		expect(stanzaError(sim.preauth(sim.connect(), second.token))).toEqual(NO_LONGER_VALID);
+	});
+
+	test("internal provider: an accounts store that fails is a temporary failure, and costs no budget", () => {
+		const sim = asInternalProvider(sims.create({ version }));
+		sim.createUser("alice");
+		const invite = sim.invites.createContact("alice", true);
+		sim.storage.fail("accounts", "error", "get");
+		const client = sim.connect();
+		expect(stanzaError(sim.preauth(client, invite.token))).toMatchObject({ type: "wait", condition: "internal-server-error" });
+		sim.storage.fail("accounts", undefined);
+		expect(sim.sessionField(client, "invites_register_failed_tokens")).toBeUndefined();
+		expect(registerWith(sim, invite.token, "bob").attrs.type).toBe("result");
+	});
+
+	if (version !== "0.12") {
+		test("internal provider: a disabled inviter's invite is refused, the account record read directly", () => {
+			const sim = asInternalProvider(sims.create({ version }));
+			sim.createUser("alice");
+			const invite = sim.invites.createContact("alice", true);
+			sim.disableUser("alice");
+			expect(stanzaError(sim.preauth(sim.connect(), invite.token))).toEqual(NO_LONGER_VALID);
+		});
+
+		test("a provider without account info (as LDAP): invites of an existing user work, of a missing one do not", () => {
+			const sim = sims.create({ version });
+			sim.call("local p = sim.prosody.hosts[sim.host].users; rawset(p, 'get_account_info', nil); rawset(p, 'is_enabled', nil)");
+			sim.createUser("alice");
+			const invite = sim.invites.createContact("alice", true);
+			expect(registerWith(sim, invite.token, "bob").attrs.type).toBe("result");
+			const second = sim.invites.createContact("alice", true);
+			sim.deleteUserElsewhere("alice");
+			expect(stanzaError(sim.preauth(sim.connect(), second.token))).toEqual(NO_LONGER_VALID);
+		});
+	}
+
+	test("an account deleted in the server and created again without a creation time (shell user:create): the old invites stay void", () => {
+		const sim = sims.create({ version });
+		sim.createUser("alice", "old");
+		// Written by another process: the server's index does not know it, so the deletion cannot delete it.
+		const token = sim.call(`
+			local token = "ElsewhereResetInvite0001";
+			assert(sim.storage.open(sim.host, "invite_token", "map"):set(nil, token, {
+				type = "register", jid = "alice@" .. sim.host, token = token, allow_registration = true,
+				additional_data = { allow_reset = "alice" }, uri = "xmpp:alice@" .. sim.host .. "?register;preauth=" .. token,
+				created_at = sim.now, expires = sim.now + 3600,
+			}));
+			return token;`) as string;
+		sim.tokens.push(token);
+		sim.advance(5);
+		sim.deleteUser("alice");
+		sim.call("sim.storage.open(sim.host, 'accounts'):set('alice', { password = 'newcomer' })"); // no creation time anywhere
+		expect(sim.userExists("alice")).toBe(true);
+		expect(stanzaError(sim.preauth(sim.connect(), token))).toEqual(NO_LONGER_VALID);
+		expect(sim.testPassword("alice", "newcomer")).toBe(true);
+	});
+
+	test("a deletion under another spelling of the name (user-deleted with 'ALICE') still deletes alice's invites", () => {
+		const sim = sims.create({ version });
+		sim.createUser("alice");
+		const invite = sim.invites.createContact("alice", true);
+		sim.call("sim.prosody.events.fire_event('user-deleted', { username = 'ALICE', host = sim.host })");
+		expect(storedTokens(sim)).not.toContain(invite.token);
 	});
 });

@@ -56,6 +56,8 @@ export interface HostSession {
 	readonly sessions: LuaTable<string, BareSession>;
 	/** The host's events (what `module:hook` hooks). */
 	readonly events: EventsObject;
+	/** The modules loaded on the host, by name (modulemanager: their environments). */
+	readonly modules?: LuaTable<string, unknown>;
 	send(this: void, stanza: Stanza): void;
 }
 
