@@ -351,6 +351,155 @@ function ____exports.bound_username(record, host)
 end
 return ____exports
  end,
+["invite_index_store"] = function(...)
+local ____exports = {}
+____exports.INDEX_VERSION = 1
+local reserved_map
+local reserved_all
+local named_map
+local index_state
+--- Calls into storage, protected: [true, value], or [false] when it failed (logged).
+local function logged(what, f)
+	local called, value, err = pcall(f)
+	if not called or value == nil and err ~= nil then
+		local ____module_log_2 = module.log
+		local ____what_1 = what
+		local ____called_0
+		if called then
+			____called_0 = err
+		else
+			____called_0 = value
+		end
+		____module_log_2(
+			module,
+			"error",
+			"Could not %s: %s",
+			____what_1,
+			____called_0
+		)
+		return false, nil
+	end
+	return true, value
+end
+--- All reserved entries; ok false when storage failed.
+function ____exports.read_reserved()
+	if reserved_all == nil then
+		reserved_all = module:open_store("invites_register_reserved")
+	end
+	local store = reserved_all
+	local ok, entries = logged(
+		"read the reserved usernames",
+		function() return store:get(nil) end
+	)
+	return ok, ok and (entries or ({})) or nil
+end
+--- The value that removes a key in write_reserved.
+function ____exports.reserved_removal()
+	if reserved_map == nil then
+		reserved_map = module:open_store("invites_register_reserved", "map")
+	end
+	return reserved_map.remove
+end
+--- Writes reserved entries by token in one call (an entry of reserved_removal() removes its token).
+function ____exports.write_reserved(entries)
+	if reserved_map == nil then
+		reserved_map = module:open_store("invites_register_reserved", "map")
+	end
+	local store = reserved_map
+	local ok = logged(
+		"write the reserved usernames",
+		function() return store:set_keys(nil, entries) end
+	)
+	return ok
+end
+function ____exports.remove_reserved(token)
+	if reserved_map == nil then
+		reserved_map = module:open_store("invites_register_reserved", "map")
+	end
+	local store = reserved_map
+	local ok = logged(
+		"remove a reserved username",
+		function() return store:set(nil, token, nil) end
+	)
+	return ok
+end
+--- The tokens filed under `account` (token → expiry); ok false when storage failed.
+function ____exports.read_named(account)
+	if named_map == nil then
+		named_map = module:open_store("invites_register_named", "map")
+	end
+	local store = named_map
+	return logged(
+		"read the invites naming an account",
+		function() return store:get(nil, account) end
+	)
+end
+--- Files `token` under each of `accounts` (read, then written: the map's value is the account's set).
+function ____exports.add_named(accounts, token, expires)
+	if named_map == nil then
+		named_map = module:open_store("invites_register_named", "map")
+	end
+	local store = named_map
+	for ____, account in ipairs(accounts) do
+		local ok, filed = ____exports.read_named(account)
+		if ok then
+			local tokens = filed or ({})
+			tokens[token] = expires
+			logged(
+				"file an invite under its account",
+				function() return store:set(nil, account, tokens) end
+			)
+		end
+	end
+end
+--- Replaces the whole sets of several accounts in one call (the first complete read).
+function ____exports.write_named(accounts)
+	if named_map == nil then
+		named_map = module:open_store("invites_register_named", "map")
+	end
+	local store = named_map
+	local ok = logged(
+		"write the invites naming accounts",
+		function() return store:set_keys(nil, accounts) end
+	)
+	return ok
+end
+function ____exports.remove_named(account)
+	if named_map == nil then
+		named_map = module:open_store("invites_register_named", "map")
+	end
+	local store = named_map
+	logged(
+		"forget the invites naming an account",
+		function() return store:set(nil, account, nil) end
+	)
+end
+--- ok false when storage failed; state nil before the first complete read.
+function ____exports.read_index_state()
+	if index_state == nil then
+		index_state = module:open_store("invites_register_index")
+	end
+	local store = index_state
+	local ok, state = logged(
+		"read the state of the invite index",
+		function() return store:get(nil) end
+	)
+	local current = state ~= nil and type(state) == "table" and state.version == ____exports.INDEX_VERSION and state or nil
+	return ok, current
+end
+function ____exports.write_index_state(state)
+	if index_state == nil then
+		index_state = module:open_store("invites_register_index")
+	end
+	local store = index_state
+	local ok = logged(
+		"write the state of the invite index",
+		function() return store:set(nil, state) end
+	)
+	return ok
+end
+return ____exports
+ end,
 ["invite_accounts"] = function(...)
 local ____exports = {}
 local ____accounts = require("accounts")
@@ -475,15 +624,6 @@ function ____exports.describe_void(problem)
 end
 return ____exports
  end,
-["options"] = function(...)
-local ____exports = {}
---- A positive number option, or its default.
-function ____exports.positive_option(name, default_value)
-	local value = module:get_option_number(name, default_value)
-	return value ~= nil and value > 0 and value or default_value
-end
-return ____exports
- end,
 ["pending_invites"] = function(...)
 local ____exports = {}
 local unfile, release_reservation, by_username, by_token
@@ -496,8 +636,16 @@ local ____invite_accounts = require("invite_accounts")
 local check_named_accounts = ____invite_accounts.check_named_accounts
 local named_accounts = ____invite_accounts.named_accounts
 local names_accounts = ____invite_accounts.names_accounts
-local ____options = require("options")
-local positive_option = ____options.positive_option
+local ____invite_index_store = require("invite_index_store")
+local add_named = ____invite_index_store.add_named
+local INDEX_VERSION = ____invite_index_store.INDEX_VERSION
+local read_index_state = ____invite_index_store.read_index_state
+local read_reserved = ____invite_index_store.read_reserved
+local remove_reserved = ____invite_index_store.remove_reserved
+local reserved_removal = ____invite_index_store.reserved_removal
+local write_index_state = ____invite_index_store.write_index_state
+local write_named = ____invite_index_store.write_named
+local write_reserved = ____invite_index_store.write_reserved
 local ____tokens = require("tokens")
 local redact = ____tokens.redact
 function unfile(index, key, token)
@@ -509,28 +657,23 @@ function unfile(index, key, token)
 		end
 	end
 end
-function release_reservation(token)
-	local username = by_token[token]
-	if username == nil then
-		return
-	end
+function release_reservation(username, token)
 	by_token[token] = nil
 	unfile(by_username, username, token)
+	remove_reserved(token)
 end
-local refresh_interval = positive_option("invite_reservation_refresh", 60)
+--- Seconds between complete reads of mod_invites' store; nil (the default): never after the first.
+local configured_refresh = module:get_option_number("invite_reservation_refresh")
+local refresh_interval = configured_refresh ~= nil and configured_refresh > 0 and configured_refresh or nil
 --- After a failed read, how long storage is left alone (every use meanwhile fails closed).
 local RETRY_SECONDS = 10
 by_username = {}
 by_token = {}
---- token → expiry, for every pending invite that allows registration.
+--- token → expiry, for the pending invites known to allow registration.
 local pending = {}
---- account → token → true: the pending invites that name a local account (made by it, or resetting it).
-local by_account = {}
---- token → the accounts it is filed under in by_account.
-local accounts_by_token = {}
---- When the reservations were last read from storage; nil until a read succeeds.
-local read_at
---- When a read last failed; nil after a successful one.
+--- Whether the reservations are known (the index was read); until then every name is "unknown".
+local ready = false
+--- When a read of the invite store last failed; nil after a successful one.
 local failed_at
 --- The username a pending account invite reserves, or nil (open invites, resets, contact invites).
 local function reserved_username(record, host)
@@ -548,156 +691,226 @@ local function file_under(index, key, token, value)
 	end
 	tokens[token] = value
 end
-local function add(names, tokens_to_names, username, token, expires)
-	file_under(names, username, token, expires)
-	tokens_to_names[token] = username
+local function reserve(username, token, expires)
+	file_under(by_username, username, token, expires)
+	by_token[token] = username
 end
---- Files `record` under the accounts it names.
-local function add_named(accounts, accounts_of, token, record)
+--- The local accounts an invite names, as one list (its creators, the account it resets).
+local function accounts_named(record)
 	local named = named_accounts(record, module.host)
-	local names = {}
+	local accounts = {}
 	for ____, creator in ipairs(named.creators) do
-		names[#names + 1] = creator
+		accounts[#accounts + 1] = creator
 	end
 	if named.target ~= nil then
-		names[#names + 1] = named.target
+		accounts[#accounts + 1] = named.target
 	end
-	if #names == 0 then
-		return
-	end
-	for ____, account in ipairs(names) do
-		file_under(accounts, account, token, true)
-	end
-	accounts_of[token] = names
+	return accounts
 end
---- Reads every pending account invite from storage. False (logged) when storage failed.
-function ____exports.load_pending_invites()
+local function usable_record(token, record, now)
+	return type(token) == "string" and type(record) == "table" and type(record.expires) == "number" and record.expires > now
+end
+--- Reads every pending invite (mod_invites' whole store) and files what it
+-- finds: at the first load of this version, and every
+-- `invite_reservation_refresh` seconds when that is set. What was not known
+-- is written to this module's stores. False (logged) when storage failed.
+local function scan(first)
 	local now = os.time()
+	local started = os.clock()
 	local records = read_all_account_invites()
 	if records == nil then
-		read_at = nil
 		failed_at = now
 		return false
 	end
 	local names = {}
 	local tokens_to_names = {}
-	local tokens = {}
-	local accounts = {}
-	local accounts_of = {}
+	local new_reserved = {}
+	local named = {}
+	local count = 0
 	for token, record in pairs(records) do
-		if type(token) == "string" and type(record) == "table" and type(record.expires) == "number" and record.expires > now then
-			tokens[token] = record.expires
+		if usable_record(token, record, now) then
+			count = count + 1
+			local known = pending[token] ~= nil
+			pending[token] = record.expires
 			local username = reserved_username(record, module.host)
 			if username ~= nil then
-				add(
-					names,
-					tokens_to_names,
-					username,
-					token,
-					record.expires
-				)
+				file_under(names, username, token, record.expires)
+				tokens_to_names[token] = username
+				if by_token[token] == nil then
+					new_reserved[token] = {username = username, expires = record.expires}
+				end
 			end
-			add_named(accounts, accounts_of, token, record)
+			if first then
+				for ____, account in ipairs(accounts_named(record)) do
+					file_under(named, account, token, record.expires)
+				end
+			elseif not known then
+				local accounts = accounts_named(record)
+				if #accounts > 0 then
+					add_named(accounts, token, record.expires)
+				end
+			end
 		end
+	end
+	if (next(new_reserved)) ~= nil and not write_reserved(new_reserved) then
+		failed_at = now
+		return false
+	end
+	if first and ((next(named)) ~= nil and not write_named(named) or not write_index_state({version = INDEX_VERSION, scanned_at = now})) then
+		failed_at = now
+		return false
 	end
 	by_username = names
 	by_token = tokens_to_names
-	pending = tokens
-	by_account = accounts
-	accounts_by_token = accounts_of
-	read_at = now
+	failed_at = nil
+	module:log(
+		first and "info" or "debug",
+		"Read all %d pending invites in %.0f ms",
+		count,
+		(os.clock() - started) * 1000
+	)
+	return true
+end
+--- The reservations from this module's own store (one entry per bound invite). Expired ones are pruned.
+local function load_reserved()
+	local now = os.time()
+	local ok, entries = read_reserved()
+	if not ok or entries == nil then
+		failed_at = now
+		return false
+	end
+	local expired = {}
+	for token, entry in pairs(entries) do
+		if type(token) == "string" and type(entry) == "table" and type(entry.username) == "string" and type(entry.expires) == "number" then
+			if entry.expires > now then
+				reserve(entry.username, token, entry.expires)
+				pending[token] = entry.expires
+			else
+				expired[token] = reserved_removal()
+			end
+		end
+	end
+	if (next(expired)) ~= nil then
+		write_reserved(expired)
+	end
 	failed_at = nil
 	return true
+end
+--- When the module loads, and from a timer until it succeeds: the
+-- reservations are read (the first time: every pending invite, once).
+-- False when storage failed (logged); every name is "unknown" meanwhile.
+function ____exports.load_invite_index()
+	local ok, state = read_index_state()
+	if not ok then
+		failed_at = os.time()
+		return false
+	end
+	local ____temp_0
+	if state == nil then
+		____temp_0 = scan(true)
+	else
+		____temp_0 = load_reserved()
+	end
+	ready = ____temp_0
+	return ready
+end
+--- The timers: the load retried until it succeeds, and the complete reads when configured.
+function ____exports.start_index_timers()
+	if not ready then
+		module:add_timer(
+			RETRY_SECONDS,
+			function()
+				local ok, loaded = pcall(____exports.load_invite_index)
+				if not ok then
+					module:log("error", "Could not read the pending invites: %s", loaded)
+				end
+				local ____temp_1
+				if ok and loaded then
+					____temp_1 = nil
+				else
+					____temp_1 = RETRY_SECONDS
+				end
+				return ____temp_1
+			end
+		)
+	end
+	if refresh_interval ~= nil then
+		local interval = refresh_interval
+		module:add_timer(
+			interval,
+			function()
+				if ready then
+					local ok, err = pcall(scan, false)
+					if not ok then
+						module:log("error", "Could not read the pending invites: %s", err)
+					end
+				end
+				return interval
+			end
+		)
+	end
 end
 --- invite-created: an invite made in this server is pending, and reserves its username, at once.
 function ____exports.add_pending_invite(record)
 	if record.allow_registration ~= true or type(record.token) ~= "string" or type(record.expires) ~= "number" then
 		return
 	end
-	pending[record.token] = record.expires
+	local token = record.token
+	pending[token] = record.expires
 	local username = reserved_username(record, module.host)
 	if username ~= nil then
-		add(
-			by_username,
-			by_token,
-			username,
-			record.token,
-			record.expires
-		)
+		reserve(username, token, record.expires)
+		local entry = {}
+		entry[token] = {username = username, expires = record.expires}
+		write_reserved(entry)
 	end
-	add_named(by_account, accounts_by_token, record.token, record)
+	local accounts = accounts_named(record)
+	if #accounts > 0 then
+		add_named(accounts, token, record.expires)
+	end
 end
---- The invite was used or deleted: it is no longer pending, and no longer reserves its name or names an account.
+--- The invite was used or deleted: it is no longer pending, and no longer reserves its name.
 function ____exports.forget_invite(token)
 	pending[token] = nil
-	release_reservation(token)
-	local accounts = accounts_by_token[token]
-	if accounts ~= nil then
-		accounts_by_token[token] = nil
-		for ____, account in ipairs(accounts) do
-			unfile(by_account, account, token)
-		end
+	local username = by_token[token]
+	if username ~= nil then
+		release_reservation(username, token)
 	end
 end
---- The tokens of the pending invites known to name local account `account`
--- (made by it, or resetting it): a copy, safe to forget them while walking it.
-function ____exports.invites_naming(account)
-	local tokens = {}
-	local filed = by_account[account]
-	if filed ~= nil then
-		for token in pairs(filed) do
-			tokens[#tokens + 1] = token
-		end
-	end
-	return tokens
-end
---- Re-reads the pending invites once they are older than the refresh
--- interval. False when storage failed; then storage is left alone for
--- RETRY_SECONDS (a store that is down is not read again per request).
-local function fresh()
-	local now = os.time()
-	if read_at ~= nil and now - read_at < refresh_interval then
-		return true
-	end
-	if failed_at ~= nil and now - failed_at < RETRY_SECONDS then
-		return false
-	end
-	return ____exports.load_pending_invites()
-end
---- The username `token`'s invite reserves, as far as the reservations know (for pre-filled forms).
+--- The username `token`'s invite reserves, as far as is known without storage (for pre-filled forms).
 function ____exports.reserved_by_token(token)
-	fresh()
 	return by_token[token]
 end
---- Whether `token` is, as far as is known without storage, a pending invite's (used or deleted ones may linger until the next read).
+--- Whether `token` is known, without storage, to be a pending invite's (used or deleted ones may linger until their expiry).
 function ____exports.is_pending_token(token)
-	fresh()
 	local expires = pending[token]
 	return expires ~= nil and expires > os.time()
 end
 --- Whether a pending invite was made for `username` ("reserved"), so that
 -- no other registration may take it; "unknown" when storage could not tell.
 function ____exports.check_reservation(username)
-	if not fresh() then
+	local now = os.time()
+	if not ready or failed_at ~= nil and now - failed_at < RETRY_SECONDS then
 		return "unknown"
 	end
 	local tokens = by_username[username]
 	if tokens == nil then
 		return "free"
 	end
-	local now = os.time()
+	local released = {}
+	local result = "free"
 	for token, expires in pairs(tokens) do
 		if expires > now then
 			local record, problem = read_account_invite(token)
 			if record ~= nil and record.expires > now then
 				local named = named_accounts(record, module.host)
-				local ____names_accounts_result_0
+				local ____names_accounts_result_2
 				if names_accounts(named) then
-					____names_accounts_result_0 = check_named_accounts(named, record.created_at, module.host, true)
+					____names_accounts_result_2 = check_named_accounts(named, record.created_at, module.host, true)
 				else
-					____names_accounts_result_0 = nil
+					____names_accounts_result_2 = nil
 				end
-				local void_problem = ____names_accounts_result_0
+				local void_problem = ____names_accounts_result_2
 				if void_problem == nil then
 					module:log(
 						"debug",
@@ -705,31 +918,40 @@ function ____exports.check_reservation(username)
 						username,
 						redact(token)
 					)
-					return "reserved"
+					result = "reserved"
+					break
 				end
 				if void_problem.reason == "unknown" then
-					return "unknown"
+					result = "unknown"
+					break
 				end
 			elseif problem == "internal-error" then
-				return "unknown"
+				failed_at = now
+				result = "unknown"
+				break
 			end
 		end
-		release_reservation(token)
+		released[#released + 1] = token
 	end
-	return "free"
+	for ____, token in ipairs(released) do
+		release_reservation(username, token)
+	end
+	return result
 end
 return ____exports
  end,
 ["deleted_accounts"] = function(...)
 local ____exports = {}
-local delete_invite, delete_invites_of
+local delete_invite, invites_naming, delete_invites_of
 local ____accounts = require("accounts")
 local record_account_deleted = ____accounts.record_account_deleted
 local ____invite_records = require("invite_records")
 local normalise_username = ____invite_records.normalise_username
+local ____invite_index_store = require("invite_index_store")
+local read_named = ____invite_index_store.read_named
+local remove_named = ____invite_index_store.remove_named
 local ____pending_invites = require("pending_invites")
 local forget_invite = ____pending_invites.forget_invite
-local invites_naming = ____pending_invites.invites_naming
 local ____tokens = require("tokens")
 local redact = ____tokens.redact
 function delete_invite(invites, token)
@@ -745,11 +967,24 @@ function delete_invite(invites, token)
 	end
 	return true
 end
+function invites_naming(account)
+	local tokens = {}
+	local ok, filed = read_named(account)
+	if ok and filed ~= nil and type(filed) == "table" then
+		for token in pairs(filed) do
+			if type(token) == "string" then
+				tokens[#tokens + 1] = token
+			end
+		end
+	end
+	return tokens
+end
 function delete_invites_of(invites, username)
 	local tokens = invites_naming(username)
 	if #tokens == 0 then
 		return
 	end
+	remove_named(username)
 	local deleted = 0
 	for ____, token in ipairs(tokens) do
 		forget_invite(token)
@@ -994,6 +1229,15 @@ function ____exports.consume_invite(invite)
 	else
 		____exports.mark_used(invite.token)
 	end
+end
+return ____exports
+ end,
+["options"] = function(...)
+local ____exports = {}
+--- A positive number option, or its default.
+function ____exports.positive_option(name, default_value)
+	local value = module:get_option_number(name, default_value)
+	return value ~= nil and value > 0 and value or default_value
 end
 return ____exports
  end,
@@ -1911,7 +2155,8 @@ local ____registration_form = require("registration_form")
 local prefill_registration_form = ____registration_form.prefill_registration_form
 local ____pending_invites = require("pending_invites")
 local add_pending_invite = ____pending_invites.add_pending_invite
-local load_pending_invites = ____pending_invites.load_pending_invites
+local load_invite_index = ____pending_invites.load_invite_index
+local start_index_timers = ____pending_invites.start_index_timers
 local ____roster_subscriptions = require("roster_subscriptions")
 local approve_preauth_subscription = ____roster_subscriptions.approve_preauth_subscription
 local ____temp_0 = module:get_option_boolean(
@@ -1933,10 +2178,11 @@ if prosody.process_type == "prosody" then
 	if invite_only then
 		module:depends("register_ibr")
 	end
-	local loaded, err = pcall(load_pending_invites)
+	local loaded, err = pcall(load_invite_index)
 	if not loaded then
 		module:log("error", "Could not read the pending invites: %s", err)
 	end
+	start_index_timers()
 end
 module:hook(
 	"invite-created",

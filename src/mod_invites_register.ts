@@ -17,7 +17,7 @@ import { handle_preauth_iq } from "./preauth";
 import { st } from "./prosody_require";
 import { check_registration, complete_password_reset, complete_registration, presented_invite, refuse_with, UNINVITED } from "./registration";
 import { prefill_registration_form } from "./registration_form";
-import { add_pending_invite, load_pending_invites } from "./pending_invites";
+import { add_pending_invite, load_invite_index, start_index_timers } from "./pending_invites";
 import { approve_preauth_subscription } from "./roster_subscriptions";
 import type { AccountEvent } from "./types/events";
 import type { ModInvites } from "./types/mod_invites";
@@ -35,12 +35,14 @@ if (prosody.process_type === "prosody") {
 	if (invite_only) {
 		module.depends("register_ibr");
 	}
-	// The pending invites: their tokens and the usernames they reserve (XEP-0445 §5).
-	// A failure is logged, and reading is tried again when needed.
-	const [loaded, err] = pcall(load_pending_invites);
+	// The usernames pending invites reserve (XEP-0445 §5), from this module's
+	// own store (every pending invite is read once, the first time). A
+	// failure is logged, and a timer tries again.
+	const [loaded, err] = pcall(load_invite_index);
 	if (!loaded) {
 		module.log("error", "Could not read the pending invites: %s", err);
 	}
+	start_index_timers();
 }
 
 // A new invite is pending, and reserves its username, at once.

@@ -1,33 +1,55 @@
 /**
- * The pending invites that allow registration, in memory:
- *  - the usernames they reserve (XEP-0445 §5): while an account invite made
- *    for a username is pending (not used, not expired, not deleted), only
- *    that invite may register the name;
- *  - their tokens, so that a token known to be pending is checked even
- *    when its session or address has spent its budget of invalid tokens
+ * What the server knows of pending invites, in memory, without reading
+ * every pending invite while it serves:
+ *  - the usernames that account invites made for a username reserve
+ *    (XEP-0445 §5): while such an invite is pending (not used, not expired,
+ *    not deleted), only that invite may register the name;
+ *  - tokens known to be pending, so that such a token is checked even when
+ *    its session or address has spent its budget of invalid tokens
  *    (token_limits.ts): an attacker on the same address never locks out
- *    an invitee;
- *  - the local accounts they name (their creator, the account a reset
- *    invite resets: invite_accounts.ts), so that the invites of a deleted
- *    account are found without reading every pending invite.
+ *    an invitee. Known: the invites made or used in this server since it
+ *    started, the bound ones made before, and every one found by a
+ *    complete read. (An invite made before a restart that its invitee
+ *    presents from an address over its budget waits for the budget to
+ *    refill, one token every few seconds.)
  *
- * Registration must not read every pending invite, so they are read from
- * storage when the module loads, and again when older than
- * `invite_reservation_refresh` seconds at the next use (that is how
- * invites written by another process, such as prosodyctl, are seen); kept
- * current by mod_invites' invite-created event and by the invites
- * registrations use. A reservation found is confirmed against storage
- * before a registration is refused, so a deleted invite frees its name. A
- * store that cannot be read reserves every name (the registration is
- * refused as a temporary failure), never none.
+ * mod_invites keeps invites by token, in a store that can only be read
+ * whole (about 20 µs per pending invite with SQLite: 2 s at 100 000, during
+ * which the server serves nobody). So that read happens once, the first
+ * time this version loads, to take over the invites made before; from then
+ * on this module keeps its own stores (invite_index_store.ts), written when
+ * an invite is made in the server (mod_invites' invite-created event) and
+ * read whole only for the reservations (one entry per bound invite) when
+ * the module loads. Invites written straight into storage by another tool
+ * are seen only if `invite_reservation_refresh` is set: every that many
+ * seconds, a timer reads every pending invite (the cost above).
+ *
+ * A reservation found is confirmed against mod_invites' own record before
+ * a registration is refused, so a used, deleted or expired invite frees
+ * its name. A store that cannot be read reserves every name (the
+ * registration is refused as a temporary failure), never none; it is left
+ * alone for RETRY_SECONDS after a failure.
  */
 import { bound_username, read_account_invite, read_all_account_invites, reset_target } from "./invite_records";
 import { check_named_accounts, named_accounts, names_accounts } from "./invite_accounts";
-import { positive_option } from "./options";
+import {
+	add_named,
+	INDEX_VERSION,
+	read_index_state,
+	read_reserved,
+	remove_reserved,
+	reserved_removal,
+	write_index_state,
+	write_named,
+	write_reserved,
+	type ReservedEntry,
+} from "./invite_index_store";
 import { redact } from "./tokens";
 import type { InviteRecord } from "./types/mod_invites";
 
-const refresh_interval = positive_option("invite_reservation_refresh", 60);
+/** Seconds between complete reads of mod_invites' store; nil (the default): never after the first. */
+const configured_refresh = module.get_option_number("invite_reservation_refresh");
+const refresh_interval = configured_refresh !== undefined && configured_refresh > 0 ? configured_refresh : undefined;
 /** After a failed read, how long storage is left alone (every use meanwhile fails closed). */
 const RETRY_SECONDS = 10;
 
@@ -35,15 +57,11 @@ const RETRY_SECONDS = 10;
 let by_username = new LuaTable<string, LuaTable<string, number>>();
 /** token → username: the same reservations, by token. */
 let by_token = new LuaTable<string, string>();
-/** token → expiry, for every pending invite that allows registration. */
-let pending = new LuaTable<string, number>();
-/** account → token → true: the pending invites that name a local account (made by it, or resetting it). */
-let by_account = new LuaTable<string, LuaTable<string, true>>();
-/** token → the accounts it is filed under in by_account. */
-let accounts_by_token = new LuaTable<string, string[]>();
-/** When the reservations were last read from storage; nil until a read succeeds. */
-let read_at: number | undefined;
-/** When a read last failed; nil after a successful one. */
+/** token → expiry, for the pending invites known to allow registration. */
+const pending = new LuaTable<string, number>();
+/** Whether the reservations are known (the index was read); until then every name is "unknown". */
+let ready = false;
+/** When a read of the invite store last failed; nil after a successful one. */
 let failed_at: number | undefined;
 
 /** The username a pending account invite reserves, or nil (open invites, resets, contact invites). */
@@ -75,69 +93,153 @@ function unfile<V>(index: LuaTable<string, LuaTable<string, V>>, key: string, to
 	}
 }
 
-function add(
-	names: LuaTable<string, LuaTable<string, number>>,
-	tokens_to_names: LuaTable<string, string>,
-	username: string,
-	token: string,
-	expires: number,
-): void {
-	file_under(names, username, token, expires);
-	tokens_to_names.set(token, username);
+function reserve(username: string, token: string, expires: number): void {
+	file_under(by_username, username, token, expires);
+	by_token.set(token, username);
 }
 
-/** Files `record` under the accounts it names. */
-function add_named(accounts: LuaTable<string, LuaTable<string, true>>, accounts_of: LuaTable<string, string[]>, token: string, record: InviteRecord): void {
+/** The local accounts an invite names, as one list (its creators, the account it resets). */
+function accounts_named(record: InviteRecord): string[] {
 	const named = named_accounts(record, module.host);
-	const names: string[] = [];
+	const accounts: string[] = [];
 	for (const creator of named.creators) {
-		names[names.length] = creator;
+		accounts[accounts.length] = creator;
 	}
 	if (named.target !== undefined) {
-		names[names.length] = named.target;
+		accounts[accounts.length] = named.target;
 	}
-	if (names.length === 0) {
-		return;
-	}
-	for (const account of names) {
-		file_under(accounts, account, token, true);
-	}
-	accounts_of.set(token, names);
+	return accounts;
 }
 
-/** Reads every pending account invite from storage. False (logged) when storage failed. */
-export function load_pending_invites(): boolean {
+function usable_record(token: unknown, record: unknown, now: number): record is InviteRecord {
+	return type(token) === "string" && type(record) === "table" && type((record as InviteRecord).expires) === "number" && (record as InviteRecord).expires > now;
+}
+
+/**
+ * Reads every pending invite (mod_invites' whole store) and files what it
+ * finds: at the first load of this version, and every
+ * `invite_reservation_refresh` seconds when that is set. What was not known
+ * is written to this module's stores. False (logged) when storage failed.
+ */
+function scan(first: boolean): boolean {
 	const now = os.time();
+	const started = os.clock();
 	const records = read_all_account_invites();
 	if (records === undefined) {
-		read_at = undefined;
 		failed_at = now;
 		return false;
 	}
 	// Built aside and swapped in whole: a record that cannot be read is skipped.
 	const names = new LuaTable<string, LuaTable<string, number>>();
 	const tokens_to_names = new LuaTable<string, string>();
-	const tokens = new LuaTable<string, number>();
-	const accounts = new LuaTable<string, LuaTable<string, true>>();
-	const accounts_of = new LuaTable<string, string[]>();
+	const new_reserved = new LuaTable<string, ReservedEntry>();
+	const named = new LuaTable<string, LuaTable<string, number>>();
+	let count = 0;
 	for (const [token, record] of records) {
-		if (type(token) === "string" && type(record) === "table" && type(record.expires) === "number" && record.expires > now) {
-			tokens.set(token, record.expires);
+		if (usable_record(token, record, now)) {
+			count += 1;
+			const known = pending.get(token) !== undefined;
+			pending.set(token, record.expires);
 			const username = reserved_username(record, module.host);
 			if (username !== undefined) {
-				add(names, tokens_to_names, username, token, record.expires);
+				file_under(names, username, token, record.expires);
+				tokens_to_names.set(token, username);
+				if (by_token.get(token) === undefined) {
+					new_reserved.set(token, { username, expires: record.expires });
+				}
 			}
-			add_named(accounts, accounts_of, token, record);
+			if (first) {
+				for (const account of accounts_named(record)) {
+					file_under(named, account, token, record.expires);
+				}
+			} else if (!known) {
+				const accounts = accounts_named(record);
+				if (accounts.length > 0) {
+					add_named(accounts, token, record.expires);
+				}
+			}
 		}
+	}
+	if (next(new_reserved)[0] !== undefined && !write_reserved(new_reserved)) {
+		failed_at = now;
+		return false;
+	}
+	if (first && ((next(named)[0] !== undefined && !write_named(named)) || !write_index_state({ version: INDEX_VERSION, scanned_at: now }))) {
+		failed_at = now;
+		return false;
 	}
 	by_username = names;
 	by_token = tokens_to_names;
-	pending = tokens;
-	by_account = accounts;
-	accounts_by_token = accounts_of;
-	read_at = now;
+	failed_at = undefined;
+	// At the first load, once: the admin sees what it cost.
+	module.log(first ? "info" : "debug", "Read all %d pending invites in %.0f ms", count, (os.clock() - started) * 1000);
+	return true;
+}
+
+/** The reservations from this module's own store (one entry per bound invite). Expired ones are pruned. */
+function load_reserved(): boolean {
+	const now = os.time();
+	const [ok, entries] = read_reserved();
+	if (!ok || entries === undefined) {
+		failed_at = now;
+		return false;
+	}
+	const expired = new LuaTable<string, ReservedEntry>();
+	for (const [token, entry] of entries) {
+		if (type(token) === "string" && type(entry) === "table" && type(entry.username) === "string" && type(entry.expires) === "number") {
+			if (entry.expires > now) {
+				reserve(entry.username, token, entry.expires);
+				pending.set(token, entry.expires);
+			} else {
+				expired.set(token, reserved_removal());
+			}
+		}
+	}
+	if (next(expired)[0] !== undefined) {
+		write_reserved(expired);
+	}
 	failed_at = undefined;
 	return true;
+}
+
+/**
+ * When the module loads, and from a timer until it succeeds: the
+ * reservations are read (the first time: every pending invite, once).
+ * False when storage failed (logged); every name is "unknown" meanwhile.
+ */
+export function load_invite_index(): boolean {
+	const [ok, state] = read_index_state();
+	if (!ok) {
+		failed_at = os.time();
+		return false;
+	}
+	ready = state === undefined ? scan(true) : load_reserved();
+	return ready;
+}
+
+/** The timers: the load retried until it succeeds, and the complete reads when configured. */
+export function start_index_timers(): void {
+	if (!ready) {
+		module.add_timer(RETRY_SECONDS, () => {
+			const [ok, loaded] = pcall(load_invite_index);
+			if (!ok) {
+				module.log("error", "Could not read the pending invites: %s", loaded);
+			}
+			return ok && loaded ? undefined : RETRY_SECONDS;
+		});
+	}
+	if (refresh_interval !== undefined) {
+		const interval = refresh_interval;
+		module.add_timer(interval, () => {
+			if (ready) {
+				const [ok, err] = pcall(scan, false);
+				if (!ok) {
+					module.log("error", "Could not read the pending invites: %s", err);
+				}
+			}
+			return interval;
+		});
+	}
 }
 
 /** invite-created: an invite made in this server is pending, and reserves its username, at once. */
@@ -145,76 +247,43 @@ export function add_pending_invite(record: InviteRecord): void {
 	if (record.allow_registration !== true || type(record.token) !== "string" || type(record.expires) !== "number") {
 		return; // a contact invite without registration is not in the host store
 	}
-	pending.set(record.token, record.expires);
+	const token = record.token;
+	pending.set(token, record.expires);
 	const username = reserved_username(record, module.host);
 	if (username !== undefined) {
-		add(by_username, by_token, username, record.token, record.expires);
+		reserve(username, token, record.expires);
+		const entry = new LuaTable<string, ReservedEntry>();
+		entry.set(token, { username, expires: record.expires });
+		write_reserved(entry);
 	}
-	add_named(by_account, accounts_by_token, record.token, record);
+	const accounts = accounts_named(record);
+	if (accounts.length > 0) {
+		add_named(accounts, token, record.expires);
+	}
 }
 
-/** The invite was used or deleted: it is no longer pending, and no longer reserves its name or names an account. */
+/** The invite was used or deleted: it is no longer pending, and no longer reserves its name. */
 export function forget_invite(token: string): void {
 	pending.delete(token);
-	release_reservation(token);
-	const accounts = accounts_by_token.get(token);
-	if (accounts !== undefined) {
-		accounts_by_token.delete(token);
-		for (const account of accounts) {
-			unfile(by_account, account, token);
-		}
-	}
-}
-
-/**
- * The tokens of the pending invites known to name local account `account`
- * (made by it, or resetting it): a copy, safe to forget them while walking it.
- */
-export function invites_naming(account: string): string[] {
-	const tokens: string[] = [];
-	const filed = by_account.get(account);
-	if (filed !== undefined) {
-		for (const [token] of filed) {
-			tokens[tokens.length] = token;
-		}
-	}
-	return tokens;
-}
-
-function release_reservation(token: string): void {
 	const username = by_token.get(token);
-	if (username === undefined) {
-		return;
+	if (username !== undefined) {
+		release_reservation(username, token);
 	}
+}
+
+function release_reservation(username: string, token: string): void {
 	by_token.delete(token);
 	unfile(by_username, username, token);
+	remove_reserved(token);
 }
 
-/**
- * Re-reads the pending invites once they are older than the refresh
- * interval. False when storage failed; then storage is left alone for
- * RETRY_SECONDS (a store that is down is not read again per request).
- */
-function fresh(): boolean {
-	const now = os.time();
-	if (read_at !== undefined && now - read_at < refresh_interval) {
-		return true;
-	}
-	if (failed_at !== undefined && now - failed_at < RETRY_SECONDS) {
-		return false;
-	}
-	return load_pending_invites();
-}
-
-/** The username `token`'s invite reserves, as far as the reservations know (for pre-filled forms). */
+/** The username `token`'s invite reserves, as far as is known without storage (for pre-filled forms). */
 export function reserved_by_token(token: string): string | undefined {
-	fresh();
 	return by_token.get(token);
 }
 
-/** Whether `token` is, as far as is known without storage, a pending invite's (used or deleted ones may linger until the next read). */
+/** Whether `token` is known, without storage, to be a pending invite's (used or deleted ones may linger until their expiry). */
 export function is_pending_token(token: string): boolean {
-	fresh();
 	const expires = pending.get(token);
 	return expires !== undefined && expires > os.time();
 }
@@ -226,14 +295,16 @@ export type Reservation = "free" | "reserved" | "unknown";
  * no other registration may take it; "unknown" when storage could not tell.
  */
 export function check_reservation(username: string): Reservation {
-	if (!fresh()) {
+	const now = os.time();
+	if (!ready || (failed_at !== undefined && now - failed_at < RETRY_SECONDS)) {
 		return "unknown";
 	}
 	const tokens = by_username.get(username);
 	if (tokens === undefined) {
 		return "free";
 	}
-	const now = os.time();
+	const released: string[] = [];
+	let result: Reservation = "free";
 	for (const [token, expires] of tokens) {
 		if (expires > now) {
 			// Confirmed against storage: the invite may have been deleted or used meanwhile.
@@ -244,16 +315,23 @@ export function check_reservation(username: string): Reservation {
 				const void_problem = names_accounts(named) ? check_named_accounts(named, record.created_at, module.host, true) : undefined;
 				if (void_problem === undefined) {
 					module.log("debug", "Username %s is reserved by invite %s", username, redact(token));
-					return "reserved";
+					result = "reserved";
+					break;
 				}
 				if (void_problem.reason === "unknown") {
-					return "unknown";
+					result = "unknown";
+					break;
 				}
 			} else if (problem === "internal-error") {
-				return "unknown";
+				failed_at = now;
+				result = "unknown";
+				break;
 			}
 		}
-		release_reservation(token);
+		released[released.length] = token;
 	}
-	return "free";
+	for (const token of released) {
+		release_reservation(username, token);
+	}
+	return result;
 }

@@ -2,8 +2,8 @@
 // that invite registers the name — not another invite, not a registration
 // without invite in open mode, not a web registration. The reservation ends
 // when the invite is used, expires or is deleted; invites written by another
-// process are seen within `invite_reservation_refresh` seconds; a store that
-// cannot be read never frees a name.
+// process are seen at the first load, and within `invite_reservation_refresh`
+// seconds when that is set; a store that cannot be read never frees a name.
 import { prosodyVersions } from "../support/prosody_sources.js";
 import { simulators } from "../support/sim_fixture.js";
 import { stanzaError } from "../support/stanzas.js";

@@ -17,5 +17,8 @@ export interface MapStore<T = unknown> {
 	get(username: string | undefined, key: string): LuaMultiReturn<[T | undefined, string?]>;
 	/** Setting nil deletes the key. */
 	set(username: string | undefined, key: string, value: T | undefined): Stored;
-	set_keys(username: string | undefined, keys: LuaTable<string, T | undefined>): Stored;
+	/** Several keys in one call; a key set to `remove` is deleted. */
+	set_keys(username: string | undefined, keys: LuaTable<string, T>): Stored;
+	/** The sentinel `set_keys` takes for "delete this key" (every driver and the map shim have one). */
+	readonly remove: T;
 }

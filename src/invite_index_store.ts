@@ -1,0 +1,130 @@
+/**
+ * This module's own stores: what it needs to know about pending invites,
+ * kept so that it never has to read every pending invite while the server
+ * serves (mod_invites keeps invites by token only, and its store can only
+ * be read whole).
+ *  - "invites_register_reserved" (host map, token → { username, expires }):
+ *    the account invites bound to a username, written when an invite is
+ *    made in the server; read whole when the module loads (its size is the
+ *    number of bound invites, not of all pending invites).
+ *  - "invites_register_named" (host map, account → token → expires): the
+ *    pending invites that name a local account (its invites, the reset
+ *    invites for it), read by account when the account is deleted.
+ *  - "invites_register_index" (host keyval): when mod_invites' store was
+ *    last read whole (the first load of this version does it once, to take
+ *    over the invites made before).
+ * Entries can outlive their invite (used, deleted, expired): every use
+ * confirms against mod_invites' own record first, and prunes.
+ * Every call returns false or nil when storage failed (logged), never raises.
+ */
+import type { KeyvalStore, MapStore } from "./types/storage";
+
+export interface ReservedEntry {
+	readonly username: string;
+	readonly expires: number;
+}
+
+export interface IndexState {
+	/** Version of these stores' layout. */
+	readonly version: number;
+	/** os.time() of the last complete read of mod_invites' store. */
+	readonly scanned_at: number;
+}
+
+export const INDEX_VERSION = 1;
+
+// Opened on first use: prosodyctl loads the module without storage.
+let reserved_map: MapStore<ReservedEntry> | undefined;
+let reserved_all: KeyvalStore<LuaTable<string, ReservedEntry>> | undefined;
+let named_map: MapStore<LuaTable<string, number>> | undefined;
+let index_state: KeyvalStore<IndexState> | undefined;
+
+/** Calls into storage, protected: [true, value], or [false] when it failed (logged). */
+function logged<T>(what: string, f: () => LuaMultiReturn<[T | undefined, string?]>): LuaMultiReturn<[boolean, T | undefined]> {
+	const [called, value, err] = pcall(f);
+	if (!called || (value === undefined && err !== undefined)) {
+		module.log("error", "Could not %s: %s", what, called ? err : value);
+		return $multi(false, undefined);
+	}
+	return $multi(true, value as T | undefined);
+}
+
+/** All reserved entries; ok false when storage failed. */
+export function read_reserved(): LuaMultiReturn<[boolean, LuaTable<string, ReservedEntry> | undefined]> {
+	reserved_all ??= module.open_store<LuaTable<string, ReservedEntry>>("invites_register_reserved");
+	const store = reserved_all;
+	const [ok, entries] = logged("read the reserved usernames", () => store.get(undefined));
+	return $multi(ok, ok ? (entries ?? new LuaTable()) : undefined);
+}
+
+/** The value that removes a key in write_reserved. */
+export function reserved_removal(): ReservedEntry {
+	reserved_map ??= module.open_store<ReservedEntry>("invites_register_reserved", "map");
+	return reserved_map.remove;
+}
+
+/** Writes reserved entries by token in one call (an entry of reserved_removal() removes its token). */
+export function write_reserved(entries: LuaTable<string, ReservedEntry>): boolean {
+	reserved_map ??= module.open_store<ReservedEntry>("invites_register_reserved", "map");
+	const store = reserved_map;
+	const [ok] = logged("write the reserved usernames", () => store.set_keys(undefined, entries));
+	return ok;
+}
+
+export function remove_reserved(token: string): boolean {
+	reserved_map ??= module.open_store<ReservedEntry>("invites_register_reserved", "map");
+	const store = reserved_map;
+	const [ok] = logged("remove a reserved username", () => store.set(undefined, token, undefined));
+	return ok;
+}
+
+/** The tokens filed under `account` (token → expiry); ok false when storage failed. */
+export function read_named(account: string): LuaMultiReturn<[boolean, LuaTable<string, number> | undefined]> {
+	named_map ??= module.open_store<LuaTable<string, number>>("invites_register_named", "map");
+	const store = named_map;
+	return logged("read the invites naming an account", () => store.get(undefined, account));
+}
+
+/** Files `token` under each of `accounts` (read, then written: the map's value is the account's set). */
+export function add_named(accounts: readonly string[], token: string, expires: number): void {
+	named_map ??= module.open_store<LuaTable<string, number>>("invites_register_named", "map");
+	const store = named_map;
+	for (const account of accounts) {
+		const [ok, filed] = read_named(account);
+		if (ok) {
+			const tokens = filed ?? new LuaTable<string, number>();
+			tokens.set(token, expires);
+			logged("file an invite under its account", () => store.set(undefined, account, tokens));
+		}
+	}
+}
+
+/** Replaces the whole sets of several accounts in one call (the first complete read). */
+export function write_named(accounts: LuaTable<string, LuaTable<string, number>>): boolean {
+	named_map ??= module.open_store<LuaTable<string, number>>("invites_register_named", "map");
+	const store = named_map;
+	const [ok] = logged("write the invites naming accounts", () => store.set_keys(undefined, accounts));
+	return ok;
+}
+
+export function remove_named(account: string): void {
+	named_map ??= module.open_store<LuaTable<string, number>>("invites_register_named", "map");
+	const store = named_map;
+	logged("forget the invites naming an account", () => store.set(undefined, account, undefined));
+}
+
+/** ok false when storage failed; state nil before the first complete read. */
+export function read_index_state(): LuaMultiReturn<[boolean, IndexState | undefined]> {
+	index_state ??= module.open_store<IndexState>("invites_register_index");
+	const store = index_state;
+	const [ok, state] = logged("read the state of the invite index", () => store.get(undefined));
+	const current = state !== undefined && type(state) === "table" && state.version === INDEX_VERSION ? state : undefined;
+	return $multi(ok, current);
+}
+
+export function write_index_state(state: IndexState): boolean {
+	index_state ??= module.open_store<IndexState>("invites_register_index");
+	const store = index_state;
+	const [ok] = logged("write the state of the invite index", () => store.set(undefined, state));
+	return ok;
+}
