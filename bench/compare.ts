@@ -110,7 +110,7 @@ export class Saved {
 		for (const r of arr(obj(data.e2e).summary).map(obj)) {
 			const storage = str(r.storage);
 			const pending = num(r.pending);
-			if (storage !== undefined && pending !== undefined) add("e2e", keys.e2e(storage, pending), { group: "", name: `${storage === "internal" ? "file (internal)" : "SQLite"}, ${pending} pending` }, r.ours_cpu_ms, r.stock_cpu_ms);
+			if (storage !== undefined && pending !== undefined) add("e2e", keys.e2e(storage, pending), { group: "", name: `${storage === "internal" ? "file (internal)" : storage === "postgres" ? "PostgreSQL" : "SQLite"}, ${pending} pending` }, r.ours_cpu_ms, r.stock_cpu_ms);
 		}
 		const abuseRuns = arr(obj(data.abuse).runs).map(obj);
 		for (const r of abuseRuns.filter((r) => r.module === "built")) {

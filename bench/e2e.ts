@@ -19,6 +19,9 @@ import path from "node:path";
 import { ProsodyServer, type ServerOptions, type Storage } from "../spec/support/prosody_server.js";
 import { builtModuleDir, prosodySource, repoRoot, type ProsodyVersion } from "../spec/support/prosody_sources.js";
 import { Connection } from "../spec/support/xmpp_client.js";
+import { fillInviteStore } from "../spec/support/invite_filler.js";
+
+export { fillInviteStore };
 
 /** "built": dist-lua/ of the working tree; "baseline": the module of an earlier commit; "stock": Prosody's own. */
 export type Variant = "built" | "baseline" | "stock";
@@ -73,39 +76,6 @@ async function startServer(options: E2EOptions, module: Variant, storage: Storag
 	const server = await ProsodyServer.start({ version: options.version, storage, module, countStoreOperations });
 	const dir = module === "built" ? builtModuleDir : path.join(prosodySource(options.version), "modules");
 	return { server, expectedFile: path.join(dir, "mod_invites_register.lua") };
-}
-
-/**
- * Fills the invite store up to `pending` account invites in one shell call
- * and returns the tokens of `use` of them. One invite comes from
- * mod_invites' create_account(); the others are copies of its stored record
- * with their own token (util.id.medium(), as mod_invites makes them) and
- * URI, written with one keyval set of the whole store: creating them one by
- * one would rewrite the whole file store per invite.
- */
-export async function fillInviteStore(server: ProsodyServer, pending: number, use: number): Promise<string[]> {
-	return server.lua<string[]>(`(function ()
-		local created = assert(host.modules.invites.create_account());
-		local store = require "core.storagemanager".open(${JSON.stringify(server.domain)}, "invite_token", "keyval");
-		local all = assert(store:get(nil));
-		local template = assert(all[created.token], "the created invite is not in the store");
-		local new_id = require "util.id".medium;
-		local at = assert(template.uri:find(created.token, 1, true));
-		local tokens = { created.token };
-		for i = 2, ${pending} do
-			local token = new_id();
-			local invite = {};
-			for k, v in pairs(template) do invite[k] = v; end
-			invite.token = token;
-			invite.uri = template.uri:sub(1, at - 1) .. token .. template.uri:sub(at + #created.token);
-			all[token] = invite;
-			if i <= ${use} then tokens[i] = token; end
-		end
-		assert(store:set(nil, all));
-		all = nil;
-		collectgarbage("collect");
-		return tokens;
-	end)()`);
 }
 
 async function countPending(server: ProsodyServer): Promise<number> {

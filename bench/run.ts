@@ -10,12 +10,17 @@
  *      (in-memory) store; 1c: with 10, 1000 and 10000 entries in the roster
  *      of the user a presence or XEP-0379 request is sent to;
  *   2. file size and load time;
- *   3. invited registrations on a real Prosody 0.12, with file and SQLite
+ *   3. invited registrations on a real Prosody 0.12, with file, SQLite and PostgreSQL
  *      storage, at each store size: registrations per second and server
- *      CPU per registration, ours / baseline / stock;
+ *      CPU per registration, ours / baseline / stock; 3c: store operations
+ *      per registration (an untimed run through a counting storage driver);
  *   4. abuse (bench/abuse.ts): a flood of made-up <preauth/> tokens on real
  *      Prosody 0.12 and 13 while legitimate clients register: server CPU,
- *      registration latency and outcome, how the IQs were answered, ours / stock.
+ *      registration latency and outcome, how the IQs were answered, ours / stock;
+ *   5. scale (bench/scale.ts): Prosody 13 with 300 to 100 000 pending invites
+ *      (SQLite, PostgreSQL; file storage at 3000 and 30 000): server CPU per
+ *      invited registration, the longest block an idle client sees, module
+ *      load, ours / stock.
  *
  * Prints the tables with the machine and versions, and writes
  * bench/results/latest.json (bench/results/ is not in git: saved results
@@ -28,7 +33,7 @@
  *   --skip-hooks         no hook and size/load measurements
  *   --hook-filter TEXT   only the hook workloads whose name contains TEXT (e.g. "roster")
  *   --skip-e2e           no end-to-end measurements
- *   --storages LIST      end to end: storages, internal and/or sqlite [internal,sqlite]
+ *   --storages LIST      end to end: storages, internal, sqlite and/or postgres [internal,sqlite,postgres]
  *   --pending LIST       end to end: pending account invites in the store when the
  *                        timed registrations start, one set of runs each [300,3000];
  *                        the registrations use invites among them, so the store
@@ -43,6 +48,12 @@
  *   --baseline REV       end to end: the baseline is `git show REV:dist-lua/mod_invites_register.lua`,
  *                        run from a temporary plugin folder ["none": no baseline] [7d065e7]
  *   --skip-abuse         no abuse measurements
+ *   --skip-scale         no scale measurements (5)
+ *   --scale-registrations N  scale: registrations per run and module, one at a time [40]
+ *   --scale-rounds N     scale: runs per module and size with SQL storage, medians reported [3]; file storage runs once
+ *   --scale-sqlite LIST  scale: pending invites with SQLite [300,3000,30000,100000]
+ *   --scale-file LIST    scale: pending invites with file storage [3000,30000]
+ *   --scale-postgres LIST scale: pending invites with PostgreSQL [300,3000,30000,100000]
  *   --abuse-only         only the abuse measurements (no hooks, size/load or end to end)
  *   --abuse-iqs N        abuse: <preauth/> IQs the attacker sends at most [2000]
  *   --abuse-pending N    abuse: pending account invites in the (file) store [1000]
@@ -142,6 +153,7 @@ import { countStoreOperations, extractBaseline, runE2E, type E2ERound, type Stor
 import { ABUSE_LIMITS, abuseReport, runAbuse, type AbuseRun } from "./abuse.js";
 import { keys, Saved, type Pair, type Section } from "./compare.js";
 import { TARGETS } from "./targets.js";
+import { runScale, scaleMedian, type ScaleRun } from "./scale.js";
 
 const { values } = parseArgs({
 	options: {
@@ -153,10 +165,16 @@ const { values } = parseArgs({
 		"store-ops-registrations": { type: "string", default: "20" },
 		"skip-hooks": { type: "boolean", default: false },
 		"hook-filter": { type: "string" },
-		storages: { type: "string", default: "internal,sqlite" },
+		storages: { type: "string", default: "internal,sqlite,postgres" },
 		pending: { type: "string", default: "300,3000" },
 		baseline: { type: "string", default: "7d065e7" },
 		"skip-abuse": { type: "boolean", default: false },
+		"skip-scale": { type: "boolean", default: false },
+		"scale-registrations": { type: "string", default: "40" },
+		"scale-rounds": { type: "string", default: "3" },
+		"scale-sqlite": { type: "string", default: "300,3000,30000,100000" },
+		"scale-file": { type: "string", default: "3000,30000" },
+		"scale-postgres": { type: "string", default: "300,3000,30000,100000" },
 		"abuse-only": { type: "boolean", default: false },
 		"abuse-iqs": { type: "string", default: "2000" },
 		"abuse-pending": { type: "string", default: "1000" },
@@ -187,7 +205,7 @@ const registrations = Number(values.registrations);
 const concurrency = Number(values.concurrency);
 const e2eRounds = Number(values["e2e-rounds"]);
 const pendingCounts = values.pending.split(",").map(Number);
-const storageList = values.storages.split(",") as ("internal" | "sqlite")[];
+const storageList = values.storages.split(",") as ("internal" | "sqlite" | "postgres")[];
 for (const [name, value] of Object.entries({ rounds, registrations, concurrency, "e2e-rounds": e2eRounds })) {
 	if (!Number.isInteger(value) || value < 1) throw new Error(`--${name}: a positive whole number, not ${value}`);
 }
@@ -195,7 +213,7 @@ for (const n of values["skip-e2e"] || abuseOnly ? [] : pendingCounts) {
 	if (!Number.isInteger(n) || n < registrations) throw new Error(`--pending: whole numbers, each at least --registrations (${registrations}); got ${values.pending}`);
 }
 for (const storage of storageList) {
-	if (storage !== "internal" && storage !== "sqlite") throw new Error(`--storages: internal and/or sqlite, not ${storage}`);
+	if (storage !== "internal" && storage !== "sqlite" && storage !== "postgres") throw new Error(`--storages: internal, sqlite and/or postgres, not ${storage}`);
 }
 // Read now: a FILE that cannot be read fails the run before it starts, not after 20 minutes.
 // A relative FILE is taken from where npm was run (INIT_CWD), not the repository root npm runs the script in.
@@ -404,6 +422,11 @@ function median(values: number[]): number {
 	return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
+/** How a storage is named in the tables. */
+function storageLabel(storage: string): string {
+	return storage === "internal" ? "file (internal)" : storage === "postgres" ? "PostgreSQL" : "SQLite";
+}
+
 const info = machine();
 log(`bench: ${info.cpu}, ${info.cores} cores; hook rounds ${rounds}${saved ? `; comparing with ${saved.file}` : ""}`);
 const hookRuns: HookRun[] = [];
@@ -443,6 +466,17 @@ if (!values["skip-abuse"]) {
 			`${abuseSettings.iqs} made-up tokens, ${abuseSettings.window} in flight, at most ${abuseSettings.seconds} s per flood`,
 	);
 	abuse = await runAbuse(abuseSettings, log);
+}
+
+let scale: ScaleRun[] = [];
+if (!values["skip-scale"] && !abuseOnly) {
+	const list = (text: string) => text.split(",").filter((x) => x !== "").map(Number);
+	const sizes = { sqlite: list(values["scale-sqlite"]), postgres: list(values["scale-postgres"]), internal: list(values["scale-file"]) };
+	const scaleRegistrations = Number(values["scale-registrations"]);
+	log(
+		`  scale: Prosody 13, SQLite ${sizes.sqlite.join("/")}, PostgreSQL ${sizes.postgres.join("/")} and file ${sizes.internal.join("/")} pending invites, ${scaleRegistrations} registrations per run and module`,
+	);
+	scale = await runScale({ version: "13", sizes, registrations: scaleRegistrations, rounds: Number(values["scale-rounds"]) }, log);
 }
 
 const out: string[] = [];
@@ -626,7 +660,7 @@ if (e2e.length > 0) {
 		}
 	}
 	const withBaseline = e2eSummary.some((r) => r.baseline !== undefined);
-	const storageName = (storage: string) => (storage === "internal" ? "file (internal)" : "SQLite");
+	const storageName = storageLabel;
 	const range = (r: [number, number] | undefined) => (r ? `${r[0].toFixed(2)}–${r[1].toFixed(2)}` : "");
 	const { low, high } = TARGETS.e2e_cpu_vs_baseline;
 	const baselineCell = (ratio: number | undefined) => (ratio === undefined ? "" : `${ratio.toFixed(2)}${ratio > high ? " ✗" : ratio < low ? " ↓" : ""}`);
@@ -710,7 +744,7 @@ if (storeOps.length > 0) {
 		};
 		const byModule = (m: Variant) => rows.find((r) => r.module === m);
 		const total = (r: StoreOperations | undefined) => Object.values(r?.per_registration ?? {}).reduce((a, b) => a + b, 0);
-		out.push(`   ${storage === "internal" ? "file (internal)" : "SQLite"}:`);
+		out.push(`   ${storageLabel(storage)}:`);
 		out.push(
 			table(
 				["store operation", ...variants.map((m) => label[m])],
@@ -722,6 +756,46 @@ if (storeOps.length > 0) {
 		);
 		out.push("");
 	}
+}
+
+if (scale.length > 0) {
+	if (out[out.length - 1] !== "") out.push("");
+	const { cpu_vs_stock, longest_block_ms, load_cpu_ms } = TARGETS.scale;
+	out.push(
+		`5. Scale on Prosody ${info.prosody["13"]}: invited registrations one at a time with N pending invites written straight into the store; medians over the rounds (the longest blocks' maximum in brackets). ` +
+			`Targets: ours/stock ≤ ${cpu_vs_stock.toFixed(2)}; ours' longest block ≤ ${longest_block_ms} ms; ours' module load ≤ ${load_cpu_ms} ms of CPU. ` +
+			"Longest block: the longest ping round trip of a signed-in, idle client while registrations run. Module load: the server CPU of module:reload (as at every start); " +
+			"first load: ours' first load of this version, which reads every pending invite once. PostgreSQL: a throwaway cluster of Debian's postgresql on loopback (fsync off).",
+	);
+	out.push("");
+	const pairs = [...new Set(scale.map((r) => `${r.storage} ${r.pending}`))];
+	out.push(
+		table(
+			["storage", "pending", "rounds", "ours CPU", "stock CPU", "ours/stock", "longest block, ours", "stock", "module load, ours", "stock", "first load, ours"],
+			pairs.map((key) => {
+				const [storage, pending] = key.split(" ");
+				const of = (m: "built" | "stock") => scaleMedian(scale, m, storage, Number(pending));
+				const [ours, stock] = [of("built"), of("stock")];
+				const ratio = ours.server_cpu_ms / stock.server_cpu_ms;
+				const sql = storage !== "internal";
+				return [
+					storageLabel(storage),
+					pending,
+					String(ours.rounds),
+					`${ours.server_cpu_ms.toFixed(2)} ms`,
+					`${stock.server_cpu_ms.toFixed(2)} ms`,
+					`${ratio.toFixed(2)}${sql && ratio > cpu_vs_stock ? " ✗" : ""}`,
+					`${ours.longest_block_ms.toFixed(0)} ms (max ${ours.longest_block_max_ms.toFixed(0)})${sql && ours.longest_block_ms > longest_block_ms ? " ✗" : ""}`,
+					`${stock.longest_block_ms.toFixed(0)} ms (max ${stock.longest_block_max_ms.toFixed(0)})`,
+					`${ours.load_cpu_ms.toFixed(0)} ms${ours.load_cpu_ms > load_cpu_ms ? " ✗" : ""}`,
+					`${stock.load_cpu_ms.toFixed(0)} ms`,
+					`${(ours.first_load_cpu_ms ?? 0).toFixed(0)} ms`,
+				];
+			}),
+		),
+	);
+	out.push("");
+	out.push("   CPU from /proc has a 10 ms tick: per registration that is 10 ms / registrations (0.25 ms at 40). With file storage every operation of mod_invites parses every pending invite, for both modules: use SQL storage above a few thousand.");
 }
 
 if (abuse.length > 0) {
@@ -815,6 +889,7 @@ writeFileSync(
 			hooks: hookRuns,
 			e2e: { runs: e2e, summary: e2eSummary, store_operations: storeOps },
 			abuse: { settings: { ...abuseSettings, limits: ABUSE_LIMITS }, targets: TARGETS.abuse, runs: abuse },
+			scale: { targets: TARGETS.scale, runs: scale },
 			compare: saved ? { file: saved.file, saved_date: saved.date ?? null, regressions: saved.regressions } : null,
 		},
 		null,

@@ -12,6 +12,12 @@ export const TARGETS = {
 	/** Table 4a: server CPU of a flood (s) and a legitimate registration during it (s), ours, at most. */
 	abuse: { flood_cpu_s: 2, registration_s: 3 },
 	/**
+	 * Table 5 (scale, SQLite): ours/stock server CPU per registration at
+	 * most, at every size; ours' longest block (ms) at most; ours' module
+	 * load (ms of CPU, a later start: not the first load of a version) at most.
+	 */
+	scale: { cpu_vs_stock: 1.1, longest_block_ms: 50, load_cpu_ms: 1000 },
+	/**
 	 * --compare: now/saved above which a row is marked as regressed (and
 	 * only when the stock module's now/saved, the machine's drift, does not
 	 * explain it); for the abuse CPU also at least `abuse_cpu_min_s` more.

@@ -2,7 +2,9 @@
 # Makes a Debian bookworm machine ready for the tests; safe to run again.
 #  - Debian packages: Prosody 0.12.3 (its Lua source is what the unit tests
 #    run), the Lua interpreters the module must load on, luacheck, busted,
-#    LuaDBI's SQLite driver for SQL storage, LuaRocks (prosodyctl install)
+#    LuaDBI's SQLite and PostgreSQL drivers for SQL storage, PostgreSQL
+#    (the tests start throwaway clusters of their own, on loopback, on free
+#    ports: spec/support/postgres.ts), LuaRocks (prosodyctl install)
 #    and Chromium (browser tests). Installed as root, or with
 #    sudo; without either, setup stops and names the packages to install.
 #  - From bookworm-backports, fetched with apt-get download (own sources
@@ -19,7 +21,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-PACKAGES="prosody openssl lua5.1 lua5.2 lua5.3 lua5.4 luajit lua-check lua-busted lua-dbi-sqlite3 luarocks chromium"
+PACKAGES="prosody openssl lua5.1 lua5.2 lua5.3 lua5.4 luajit lua-check lua-busted lua-dbi-sqlite3 lua-dbi-postgresql postgresql luarocks chromium"
 BACKPORTS="bookworm-backports"
 P13_DIR=".cache/prosody-13"
 MODULES_DIR=".cache/prosody-modules"
@@ -125,4 +127,5 @@ if [ ! -f .cache/tls/localhost.crt ]; then
 		-keyout .cache/tls/localhost.key -out .cache/tls/localhost.crt 2>/dev/null
 fi
 
-echo "setup: Prosody $(cat /usr/lib/prosody/prosody.version) and $(cat "$P13_DIR/usr/lib/prosody/prosody.version") ready, community modules $(cat "$MODULES_DIR/.deb-version")"
+postgres_version="$(dpkg-query -W -f='${Version}' postgresql 2>/dev/null || echo none)"
+echo "setup: Prosody $(cat /usr/lib/prosody/prosody.version) and $(cat "$P13_DIR/usr/lib/prosody/prosody.version") ready, community modules $(cat "$MODULES_DIR/.deb-version"), PostgreSQL $postgres_version"

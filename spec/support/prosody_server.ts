@@ -29,6 +29,8 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { builtModuleDir, communityModulesDir, prosodySource, repoRoot, type ProsodyVersion } from "./prosody_sources.js";
 
+import { postgresDatabase, type PostgresDatabase } from "./postgres.js";
+
 /** Prosody modules only the tests and benchmarks load (mod_storage_counting). */
 const testPluginsDir = path.join(repoRoot, "spec/support/prosody_plugins");
 
@@ -37,7 +39,9 @@ const execFileAsync = promisify(execFile);
 /** The unit of CPU times in /proc/<pid>/stat. */
 const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
 
-export type Storage = "internal" | "sqlite";
+/** "internal": files; "sqlite" and "postgres": Prosody's SQL storage (PostgreSQL in a throwaway cluster: spec/support/postgres.ts). */
+export type Storage = "internal" | "sqlite" | "postgres";
+/** The storages every end-to-end suite runs on. */
 export const storages: Storage[] = ["internal", "sqlite"];
 
 /** A value written into the Lua config file. */
@@ -169,6 +173,16 @@ export class ProsodyServer {
 		return (utime + stime) / CLOCK_TICKS;
 	}
 
+	/** The server CPU (ms) of one admin shell command, less that of a no-op shell call made just before. */
+	async shellCpuMs(command: string): Promise<number> {
+		let cpu = this.cpuSeconds();
+		await this.lua("1");
+		const noop = this.cpuSeconds() - cpu;
+		cpu = this.cpuSeconds();
+		await this.shell(command);
+		return Math.max(0, (this.cpuSeconds() - cpu - noop) * 1000);
+	}
+
 	get logFile(): string {
 		return path.join(this.dataDir, "prosody.log");
 	}
@@ -189,7 +203,8 @@ export class ProsodyServer {
 		const ownsDataDir = options.dataDir === undefined;
 		const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), `prosody-${version}-${storage}-`));
 		const configFile = path.join(dataDir, "prosody.cfg.lua");
-		writeFileSync(configFile, ProsodyServer.config({ ...options, storage, module }, port, httpPort, dataDir));
+		const postgres = storage === "postgres" ? await postgresDatabase() : undefined;
+		writeFileSync(configFile, ProsodyServer.config({ ...options, storage, module }, port, httpPort, dataDir, postgres));
 		try {
 			await options.beforeStart?.({ configFile, dataDir });
 		} catch (error) {
@@ -217,12 +232,21 @@ export class ProsodyServer {
 		return server;
 	}
 
-	private static config(options: ServerOptions & { storage: Storage; module: "built" | "stock" | "installed" }, port: number, httpPort: number | undefined, dataDir: string): string {
-		const sql = `sql = { driver = "SQLite3", database = ${luaLiteral(path.join(dataDir, "prosody.sqlite"))} }`;
-		const driver = options.storage === "sqlite" ? "sql" : "internal";
+	private static config(
+		options: ServerOptions & { storage: Storage; module: "built" | "stock" | "installed" },
+		port: number,
+		httpPort: number | undefined,
+		dataDir: string,
+		postgres: PostgresDatabase | undefined,
+	): string {
+		const sql =
+			postgres !== undefined
+				? `sql = { driver = "PostgreSQL", database = ${luaLiteral(postgres.database)}, host = ${luaLiteral(postgres.host)}, port = ${postgres.port}, username = ${luaLiteral(postgres.username)} }`
+				: `sql = { driver = "SQLite3", database = ${luaLiteral(path.join(dataDir, "prosody.sqlite"))} }`;
+		const driver = options.storage === "internal" ? "internal" : "sql";
 		const storage = options.countStoreOperations
 			? `storage = "counting"\ncounting_storage_backend = "${driver}"\n${sql}`
-			: options.storage === "sqlite"
+			: driver === "sql"
 				? `storage = "sql"\n${sql}`
 				: `storage = "internal"`;
 		const host: { [option: string]: LuaLiteral } = { ...options.config };
