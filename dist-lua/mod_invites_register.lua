@@ -434,16 +434,24 @@ function ____exports.read_named(account)
 		function() return store:get(nil, account) end
 	)
 end
---- Files `token` under each of `accounts` (read, then written: the map's value is the account's set).
+--- Files `token` under each of `accounts` (read, then written: the map's value is the account's set, expired ones dropped).
 function ____exports.add_named(accounts, token, expires)
 	if named_map == nil then
 		named_map = module:open_store("invites_register_named", "map")
 	end
 	local store = named_map
+	local now = os.time()
 	for ____, account in ipairs(accounts) do
 		local ok, filed = ____exports.read_named(account)
 		if ok then
-			local tokens = filed or ({})
+			local tokens = {}
+			if filed ~= nil and type(filed) == "table" then
+				for filed_token, filed_expires in pairs(filed) do
+					if type(filed_expires) == "number" and filed_expires > now then
+						tokens[filed_token] = filed_expires
+					end
+				end
+			end
 			tokens[token] = expires
 			logged(
 				"file an invite under its account",
@@ -814,8 +822,52 @@ function ____exports.load_invite_index()
 	ready = ____temp_0
 	return ready
 end
---- The timers: the load retried until it succeeds, and the complete reads when configured.
+--- How often expired invites are dropped from memory.
+local SWEEP_SECONDS = 3600
+--- Drops expired invites from memory (they are refused anyway). A walk of
+-- the tables in memory, no storage: about 50 ns per invite, 5 ms at 100 000
+-- pending invites, once an hour.
+local function sweep_expired()
+	local now = os.time()
+	local expired = {}
+	for token, expires in pairs(pending) do
+		if expires <= now then
+			expired[#expired + 1] = token
+		end
+	end
+	for ____, token in ipairs(expired) do
+		pending[token] = nil
+	end
+	local released = {}
+	for username, tokens in pairs(by_username) do
+		for token, expires in pairs(tokens) do
+			if expires <= now then
+				released[#released + 1] = {username, token}
+			end
+		end
+	end
+	for ____, ____value in ipairs(released) do
+		local username = ____value[1]
+		local token = ____value[2]
+		by_token[token] = nil
+		unfile(by_username, username, token)
+	end
+	if #expired > 0 then
+		module:log("debug", "Dropped %d expired invites from memory", #expired)
+	end
+end
+--- The timers: the load retried until it succeeds, the hourly sweep, and the complete reads when configured.
 function ____exports.start_index_timers()
+	module:add_timer(
+		SWEEP_SECONDS,
+		function()
+			local ok, err = pcall(sweep_expired)
+			if not ok then
+				module:log("error", "Could not drop expired invites from memory: %s", err)
+			end
+			return SWEEP_SECONDS
+		end
+	)
 	if not ready then
 		module:add_timer(
 			RETRY_SECONDS,

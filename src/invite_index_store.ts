@@ -85,14 +85,23 @@ export function read_named(account: string): LuaMultiReturn<[boolean, LuaTable<s
 	return logged("read the invites naming an account", () => store.get(undefined, account));
 }
 
-/** Files `token` under each of `accounts` (read, then written: the map's value is the account's set). */
+/** Files `token` under each of `accounts` (read, then written: the map's value is the account's set, expired ones dropped). */
 export function add_named(accounts: readonly string[], token: string, expires: number): void {
 	named_map ??= module.open_store<LuaTable<string, number>>("invites_register_named", "map");
 	const store = named_map;
+	const now = os.time();
 	for (const account of accounts) {
 		const [ok, filed] = read_named(account);
 		if (ok) {
-			const tokens = filed ?? new LuaTable<string, number>();
+			// Expired invites are dropped on the way: an account's set holds its pending invites.
+			const tokens = new LuaTable<string, number>();
+			if (filed !== undefined && type(filed) === "table") {
+				for (const [filed_token, filed_expires] of filed) {
+					if (type(filed_expires) === "number" && filed_expires > now) {
+						tokens.set(filed_token, filed_expires);
+					}
+				}
+			}
 			tokens.set(token, expires);
 			logged("file an invite under its account", () => store.set(undefined, account, tokens));
 		}

@@ -217,8 +217,51 @@ export function load_invite_index(): boolean {
 	return ready;
 }
 
-/** The timers: the load retried until it succeeds, and the complete reads when configured. */
+/** How often expired invites are dropped from memory. */
+const SWEEP_SECONDS = 3600;
+
+/**
+ * Drops expired invites from memory (they are refused anyway). A walk of
+ * the tables in memory, no storage: about 50 ns per invite, 5 ms at 100 000
+ * pending invites, once an hour.
+ */
+function sweep_expired(): void {
+	const now = os.time();
+	const expired: string[] = [];
+	for (const [token, expires] of pending) {
+		if (expires <= now) {
+			expired[expired.length] = token;
+		}
+	}
+	for (const token of expired) {
+		pending.delete(token);
+	}
+	const released: [string, string][] = [];
+	for (const [username, tokens] of by_username) {
+		for (const [token, expires] of tokens) {
+			if (expires <= now) {
+				released[released.length] = [username, token];
+			}
+		}
+	}
+	for (const [username, token] of released) {
+		by_token.delete(token);
+		unfile(by_username, username, token);
+	}
+	if (expired.length > 0) {
+		module.log("debug", "Dropped %d expired invites from memory", expired.length);
+	}
+}
+
+/** The timers: the load retried until it succeeds, the hourly sweep, and the complete reads when configured. */
 export function start_index_timers(): void {
+	module.add_timer(SWEEP_SECONDS, () => {
+		const [ok, err] = pcall(sweep_expired);
+		if (!ok) {
+			module.log("error", "Could not drop expired invites from memory: %s", err);
+		}
+		return SWEEP_SECONDS;
+	});
 	if (!ready) {
 		module.add_timer(RETRY_SECONDS, () => {
 			const [ok, loaded] = pcall(load_invite_index);

@@ -108,6 +108,18 @@ describe.each(prosodyVersions)("pending invites at scale, on Prosody %s", (versi
 		expect(stanzaError(registerWith(sim, undefined, "alice"))).toEqual(RESERVED);
 	});
 
+	test("expired invites are dropped from memory once an hour, without reading storage", () => {
+		const sim = sims.create({ version, ...OPEN });
+		for (let i = 0; i < 3; i++) sim.invites.createAccount(`user${i}`, undefined, 60);
+		sim.invites.createAccount("alice", undefined, 7200);
+		const calls = sim.storageCalls();
+		sim.advance(3600);
+		expect(sim.logs("debug").map((l) => l.message)).toContain("Dropped 3 expired invites from memory");
+		expect(sim.storageCalls()).toBe(calls);
+		expect(stanzaError(registerWith(sim, undefined, "alice"))).toEqual(RESERVED);
+		expect(registerWith(sim, undefined, "user1").attrs.type).toBe("result");
+	});
+
 	test("the reservations and the invites naming an account are kept in the module's own stores", () => {
 		const sim = sims.create({ version });
 		sim.createUser("carol");
