@@ -1181,14 +1181,77 @@ function ____exports.use_invite(invite)
 end
 return ____exports
  end,
+["options"] = function(...)
+local ____exports = {}
+--- A positive number option, or its default.
+function ____exports.positive_option(name, default_value)
+	local value = module:get_option_number(name, default_value)
+	return value ~= nil and value > 0 and value or default_value
+end
+return ____exports
+ end,
+["registration_attempts"] = function(...)
+local ____exports = {}
+--- The attempt each coroutine is running: user-registering fires in the
+-- same coroutine as the IQ's hooks, and the session's own fields are
+-- wiped when it closes (so they cannot carry it). Weak keys: a finished
+-- coroutine's entry goes with it.
+local attempts = setmetatable({}, {__mode = "k"})
+--- The registration attempt of the running coroutine, if its IQ was seen.
+function ____exports.current_attempt()
+	local thread = coroutine.running()
+	return thread ~= nil and attempts[thread] or nil
+end
+function ____exports.track_registration_attempt(event)
+	local ____event_0 = event
+	local origin = ____event_0.origin
+	local stanza = ____event_0.stanza
+	if stanza.attr.type ~= "set" or origin.type ~= "c2s_unauthed" then
+		return
+	end
+	local attempt = {done = false}
+	local thread = coroutine.running()
+	if thread ~= nil then
+		attempts[thread] = attempt
+	end
+	local id = stanza.attr.id
+	local send = origin.send
+	local watching
+	watching = function(reply)
+		if type(reply) ~= "string" and reply.name == "iq" and reply.attr.id == id and (reply.attr.type == "result" or reply.attr.type == "error") then
+			attempt.done = true
+			if origin.send == watching then
+				origin.send = send
+			end
+		end
+		return send(reply)
+	end
+	origin.send = watching
+end
+return ____exports
+ end,
 ["invite_claims"] = function(...)
 local ____exports = {}
 local ____invites = require("invites")
 local use_invite = ____invites.use_invite
---- How long a registration without a session may hold an invite: those
--- cannot be seen to end, so their claim lapses.
-local SESSIONLESS_CLAIM_SECONDS = 300
+local ____options = require("options")
+local positive_option = ____options.positive_option
+local ____registration_attempts = require("registration_attempts")
+local current_attempt = ____registration_attempts.current_attempt
+--- The longest a registration whose session is gone may hold its claims
+-- while its answer was not seen (`invite_registration_timeout`, seconds):
+-- longer than any account write takes, so that a dropped connection does
+-- not let a second registration through while the first one is still
+-- creating its account.
+local IN_FLIGHT_SECONDS = positive_option("invite_registration_timeout", 60)
+--- How long a registration without a session (web registration) holds its
+-- claims: its end cannot be seen unless it succeeds, so a failed one frees
+-- the invite and the name this many seconds later.
+local SESSIONLESS_CLAIM_SECONDS = 10
+--- token → the registration holding that single-use invite.
 local claims = {}
+--- username → the registration creating that account.
+local name_claims = {}
 --- The tokens of the last single-use invites used here. mod_invites ignores
 -- a failed delete (the storage layer logs it), which would leave a used
 -- invite valid; these are refused whatever storage says. Two generations
@@ -1209,22 +1272,30 @@ local used_now_count = 0
 function ____exports.was_used(token)
 	return used_now[token] ~= nil or used_before[token] ~= nil
 end
---- A claim lapses when its session has closed or authenticated, or (without session) after a while.
-local function is_held(claim)
+--- Whether a claim still holds: while its session is open and not signed
+-- in (for a name: until its registration was answered); after its session
+-- closed, while its registration may still be writing the account (its
+-- answer not seen, for at most IN_FLIGHT_SECONDS); without session, for
+-- SESSIONLESS_CLAIM_SECONDS.
+local function is_held(claim, until_answered)
 	local session = claim.session
+	local now = os.time()
 	if session ~= nil then
-		return session.destroyed ~= true and session.type == "c2s_unauthed"
+		local in_flight = claim.attempt ~= nil and not claim.attempt.done
+		if session.destroyed ~= true and session.type == "c2s_unauthed" then
+			return not until_answered or claim.attempt == nil or in_flight
+		end
+		return in_flight and now < claim.claimed_at + IN_FLIGHT_SECONDS
 	end
-	return os.time() < claim.expires
+	return now < claim.claimed_at + SESSIONLESS_CLAIM_SECONDS
 end
---- Claims `token` for this registration. False when another live
--- registration holds it, or when it was burned.
-function ____exports.claim_invite(token, session, event)
-	if ____exports.was_used(token) then
-		return false
-	end
-	local current = claims[token]
-	if current ~= nil and is_held(current) then
+--- Claims `key` in `table` for this registration; false when another
+-- registration holds it. `until_answered`: the claim ends once the
+-- registration was answered (names), rather than with its session
+-- (invites, which the session may retry with another name).
+local function claim_in(____table, key, session, event, until_answered)
+	local current = ____table[key]
+	if current ~= nil and is_held(current, until_answered) then
 		local ____temp_0
 		if session ~= nil then
 			____temp_0 = current.session == session
@@ -1236,15 +1307,48 @@ function ____exports.claim_invite(token, session, event)
 			return false
 		end
 	end
+	local claimed_at = os.time()
 	if session ~= nil then
-		claims[token] = {session = session, expires = 0}
-	else
-		claims[token] = {
-			event = event,
-			expires = os.time() + SESSIONLESS_CLAIM_SECONDS
+		____table[key] = {
+			session = session,
+			attempt = current_attempt(),
+			claimed_at = claimed_at
 		}
+	else
+		____table[key] = {event = event, claimed_at = claimed_at}
 	end
 	return true
+end
+--- Claims `token` for this registration. False when another live
+-- registration holds it, or when it was burned.
+function ____exports.claim_invite(token, session, event)
+	return not ____exports.was_used(token) and claim_in(
+		claims,
+		token,
+		session,
+		event,
+		false
+	)
+end
+--- Claims the username this registration creates: false while another
+-- registration of the same name is in progress (mod_register_ibr checks
+-- that the name is free and then creates the account, and storage may let
+-- another registration run in between: the second would overwrite the
+-- first one's password).
+function ____exports.claim_username(username, session, event)
+	return type(username) ~= "string" or claim_in(
+		name_claims,
+		username,
+		session,
+		event,
+		true
+	)
+end
+--- The account exists now, or its registration gave up: the name's claim ends.
+function ____exports.release_username(username)
+	if type(username) == "string" then
+		name_claims[username] = nil
+	end
 end
 --- Ends the claim on `token` (the invite was used, or the registration gave up on it).
 function ____exports.release_invite(token)
@@ -1281,15 +1385,6 @@ function ____exports.consume_invite(invite)
 	else
 		____exports.mark_used(invite.token)
 	end
-end
-return ____exports
- end,
-["options"] = function(...)
-local ____exports = {}
---- A positive number option, or its default.
-function ____exports.positive_option(name, default_value)
-	local value = module:get_option_number(name, default_value)
-	return value ~= nil and value > 0 and value or default_value
 end
 return ____exports
  end,
@@ -1883,9 +1978,12 @@ return ____exports
  end,
 ["registration"] = function(...)
 local ____exports = {}
+local used_invite, complete_registration
 local ____invite_claims = require("invite_claims")
 local claim_invite = ____invite_claims.claim_invite
+local claim_username = ____invite_claims.claim_username
 local consume_invite = ____invite_claims.consume_invite
+local release_username = ____invite_claims.release_username
 local was_used = ____invite_claims.was_used
 local ____invite_accounts = require("invite_accounts")
 local check_named_accounts = ____invite_accounts.check_named_accounts
@@ -1897,6 +1995,10 @@ local bound_username = ____invite_records.bound_username
 local normalise_username = ____invite_records.normalise_username
 local read_account_invite = ____invite_records.read_account_invite
 local reset_target = ____invite_records.reset_target
+local ____accounts = require("accounts")
+local record_account_created = ____accounts.record_account_created
+local ____registration_attempts = require("registration_attempts")
+local current_attempt = ____registration_attempts.current_attempt
 local ____prosody_require = require("prosody_require")
 local usermanager = ____prosody_require.usermanager
 local ____pending_invites = require("pending_invites")
@@ -1910,6 +2012,69 @@ local ____roster_subscriptions = require("roster_subscriptions")
 local subscribe_both = ____roster_subscriptions.subscribe_both
 local ____tokens = require("tokens")
 local redact = ____tokens.redact
+--- The invite presented for this registration: with <preauth/> on the session, or by a web registration.
+function ____exports.presented_invite(event)
+	local ____event_validated_invite_2 = event.validated_invite
+	if ____event_validated_invite_2 == nil then
+		local ____opt_0 = event.session
+		____event_validated_invite_2 = ____opt_0 and ____opt_0.validated_invite
+	end
+	return ____event_validated_invite_2
+end
+function used_invite(event)
+	local invite = ____exports.presented_invite(event)
+	if invite ~= nil then
+		return invite
+	end
+	local attempt = current_attempt()
+	local ____temp_3
+	if attempt ~= nil and attempt.username == event.username then
+		____temp_3 = attempt.invite
+	else
+		____temp_3 = nil
+	end
+	return ____temp_3
+end
+function complete_registration(event)
+	local invite = used_invite(event)
+	if invite == nil then
+		return
+	end
+	local username = event.username
+	local host = module.host
+	consume_invite(invite)
+	if not invite.reusable then
+		forget_invite(invite.token)
+	end
+	local inviter = invite.inviter
+	if inviter ~= nil and normalise_username(inviter, host) == username then
+		module:log("info", "Not subscribing %s to themselves (the inviter's account no longer existed)", username)
+	elseif inviter ~= nil then
+		local ok, err = pcall(subscribe_both, host, inviter, username)
+		if not ok then
+			module:log(
+				"error",
+				"Could not subscribe %s and their inviter %s to each other: %s",
+				username,
+				inviter,
+				err
+			)
+		end
+	end
+	local data = invite.additional_data
+	if (data and data.roles) ~= nil then
+		local ok, err = pcall(apply_invite_roles, username, host, data.roles)
+		if not ok then
+			module:log("error", "Could not give %s the roles of their invite: %s", username, err)
+		end
+	end
+	if (data and data.groups) ~= nil then
+		local ok, err = pcall(add_to_invite_groups, username, data.groups)
+		if not ok then
+			module:log("error", "Could not add %s to the groups of their invite: %s", username, err)
+		end
+	end
+end
 --- Refuses a registration. mod_register_ibr answers with `error`; web
 -- registration modules show `reason`. (mod_register_ibr logs the reason of
 -- a refusal; so do not we.)
@@ -1932,15 +2097,6 @@ local function refuse_invite(event, problem)
 		refuse(event, "cancel", "forbidden", "The invite is invalid or has already been used")
 	end
 end
---- The invite presented for this registration: with <preauth/> on the session, or by a web registration.
-function ____exports.presented_invite(event)
-	local ____event_validated_invite_2 = event.validated_invite
-	if ____event_validated_invite_2 == nil then
-		local ____opt_0 = event.session
-		____event_validated_invite_2 = ____opt_0 and ____opt_0.validated_invite
-	end
-	return ____event_validated_invite_2
-end
 --- Refuses a registration of a name reserved for an invitee; true when it
 -- did. XEP-0445 §5; `conflict` is what clients show as "username already
 -- in use".
@@ -1955,6 +2111,18 @@ local function refuse_if_reserved(event)
 		return true
 	end
 	return false
+end
+--- Claims the username for this registration; refuses it (true) while
+-- another registration of the same name is in progress. Closes a gap of
+-- mod_register_ibr, which checks that a name is free and then creates the
+-- account: with storage that lets other sessions run in between, a second
+-- registration of the name would overwrite the first one's password.
+local function refuse_if_name_claimed(event)
+	if claim_username(event.username, event.session, event) then
+		return false
+	end
+	refuse(event, "cancel", "conflict", ("The username '" .. event.username) .. "' is being registered by someone else")
+	return true
 end
 --- Refuses a registration with an invite whose creator's account, or whose
 -- reset target, no longer stands (invite_accounts.ts); true when it did.
@@ -1997,7 +2165,9 @@ function ____exports.check_registration(event)
 	local username = event.username
 	local invite = ____exports.presented_invite(event)
 	if invite == nil then
-		refuse_if_reserved(event)
+		if not refuse_if_reserved(event) then
+			refuse_if_name_claimed(event)
+		end
 		return
 	end
 	local token = invite.token
@@ -2037,9 +2207,20 @@ function ____exports.check_registration(event)
 			return
 		end
 	end
+	if not is_reset and refuse_if_name_claimed(event) then
+		return
+	end
 	if not record.reusable and not claim_invite(token, event.session, event) then
+		if not is_reset then
+			release_username(username)
+		end
 		refuse(event, "wait", "resource-constraint", "This invite is being used by another registration, please try again later")
 		return
+	end
+	local attempt = current_attempt()
+	if attempt ~= nil then
+		attempt.invite = invite
+		attempt.username = username
 	end
 	module:log(
 		"debug",
@@ -2048,52 +2229,19 @@ function ____exports.check_registration(event)
 		redact(token)
 	)
 end
---- user-registered: use the invite, then apply what it carries: mutual
--- subscription with the inviter, roles and groups. Each step is protected
--- and logged on its own, so one failure does not cancel the others.
-function ____exports.complete_registration(event)
-	local invite = ____exports.presented_invite(event)
-	if invite == nil then
-		return
+--- user-registered, for every new account: its name's claim ends, its
+-- creation time is noted where nothing else keeps one (accounts.ts), and
+-- an invite it was registered with is used (complete_registration).
+function ____exports.account_registered(event)
+	release_username(event.username)
+	if type(event.username) == "string" then
+		record_account_created(event.username, module.host, event.source)
 	end
-	local username = event.username
-	local host = module.host
-	consume_invite(invite)
-	if not invite.reusable then
-		forget_invite(invite.token)
-	end
-	local inviter = invite.inviter
-	if inviter ~= nil and normalise_username(inviter, host) == username then
-		module:log("info", "Not subscribing %s to themselves (the inviter's account no longer existed)", username)
-	elseif inviter ~= nil then
-		local ok, err = pcall(subscribe_both, host, inviter, username)
-		if not ok then
-			module:log(
-				"error",
-				"Could not subscribe %s and their inviter %s to each other: %s",
-				username,
-				inviter,
-				err
-			)
-		end
-	end
-	local data = invite.additional_data
-	if (data and data.roles) ~= nil then
-		local ok, err = pcall(apply_invite_roles, username, host, data.roles)
-		if not ok then
-			module:log("error", "Could not give %s the roles of their invite: %s", username, err)
-		end
-	end
-	if (data and data.groups) ~= nil then
-		local ok, err = pcall(add_to_invite_groups, username, data.groups)
-		if not ok then
-			module:log("error", "Could not add %s to the groups of their invite: %s", username, err)
-		end
-	end
+	complete_registration(event)
 end
 --- user-password-reset: an invite reset the password of an existing account; use it.
 function ____exports.complete_password_reset(event)
-	local invite = ____exports.presented_invite(event)
+	local invite = used_invite(event)
 	if invite == nil then
 		return
 	end
@@ -2188,8 +2336,6 @@ return ____exports
  end,
 ["mod_invites_register"] = function(...)
 local ____exports = {}
-local ____accounts = require("accounts")
-local record_account_created = ____accounts.record_account_created
 local ____deleted_accounts = require("deleted_accounts")
 local account_deleted = ____deleted_accounts.account_deleted
 local ____preauth = require("preauth")
@@ -2197,14 +2343,16 @@ local handle_preauth_iq = ____preauth.handle_preauth_iq
 local ____prosody_require = require("prosody_require")
 local st = ____prosody_require.st
 local ____registration = require("registration")
+local account_registered = ____registration.account_registered
 local check_registration = ____registration.check_registration
 local complete_password_reset = ____registration.complete_password_reset
-local complete_registration = ____registration.complete_registration
 local presented_invite = ____registration.presented_invite
 local refuse_with = ____registration.refuse_with
 local UNINVITED = ____registration.UNINVITED
 local ____registration_form = require("registration_form")
 local prefill_registration_form = ____registration_form.prefill_registration_form
+local ____registration_attempts = require("registration_attempts")
+local track_registration_attempt = ____registration_attempts.track_registration_attempt
 local ____pending_invites = require("pending_invites")
 local add_pending_invite = ____pending_invites.add_pending_invite
 local load_invite_index = ____pending_invites.load_invite_index
@@ -2280,6 +2428,10 @@ module:hook(
 		if not ok then
 			module:log("error", "Could not prepare the registration form: %s", err)
 		end
+		local tracked, track_err = pcall(track_registration_attempt, event)
+		if not tracked then
+			module:log("error", "Could not follow a registration: %s", track_err)
+		end
 	end,
 	1
 )
@@ -2303,8 +2455,7 @@ module:hook(
 module:hook(
 	"user-registered",
 	function(event)
-		record_account_created(event.username, module.host, event.source)
-		local ok, err = pcall(complete_registration, event)
+		local ok, err = pcall(account_registered, event)
 		if not ok then
 			module:log("error", "Could not complete the registration of %s with its invite: %s", event.username, err)
 		end

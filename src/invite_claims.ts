@@ -7,28 +7,59 @@
  * token could then both pass the check and both create an account. So the
  * registration that passes the check claims the invite — in the same step,
  * without yielding — and the claim is released once the invite has been
- * used, or once its holder is gone.
+ * used, or once its holder is gone and its registration can no longer be
+ * writing the account. The username a registration creates is claimed the
+ * same way, so that two registrations of one name never both succeed.
  */
 import { use_invite } from "./invites";
+import { positive_option } from "./options";
+import { current_attempt } from "./registration_attempts";
 import type { ValidInvite } from "./types/mod_invites";
 import type { Session } from "./types/session";
+
+/**
+ * An in-band registration in progress: set by the registration IQ's hook
+ * (registration_attempts.ts) before mod_register_ibr handles it, done once
+ * mod_register_ibr has answered it. A registration whose answer was not
+ * seen (its session closed first) may still be writing the account.
+ */
+export interface RegistrationAttempt {
+	done: boolean;
+	/** The invite and username user-registering allowed it with (a closed session's own fields are wiped). */
+	invite?: ValidInvite;
+	username?: string;
+}
 
 interface Claim {
 	/** The registering session, for in-band registration. */
 	readonly session?: Session;
+	/** Its registration attempt, when the registration IQ's hook saw it. */
+	readonly attempt?: RegistrationAttempt;
 	/** The event of a registration without a session (web registration). */
 	readonly event?: object;
-	/** For claims without a session: when they lapse. */
-	readonly expires: number;
+	/** os.time() of the claim. */
+	readonly claimed_at: number;
 }
 
 /**
- * How long a registration without a session may hold an invite: those
- * cannot be seen to end, so their claim lapses.
+ * The longest a registration whose session is gone may hold its claims
+ * while its answer was not seen (`invite_registration_timeout`, seconds):
+ * longer than any account write takes, so that a dropped connection does
+ * not let a second registration through while the first one is still
+ * creating its account.
  */
-const SESSIONLESS_CLAIM_SECONDS = 300;
+const IN_FLIGHT_SECONDS = positive_option("invite_registration_timeout", 60);
+/**
+ * How long a registration without a session (web registration) holds its
+ * claims: its end cannot be seen unless it succeeds, so a failed one frees
+ * the invite and the name this many seconds later.
+ */
+const SESSIONLESS_CLAIM_SECONDS = 10;
 
+/** token → the registration holding that single-use invite. */
 const claims = new LuaTable<string, Claim>();
+/** username → the registration creating that account. */
+const name_claims = new LuaTable<string, Claim>();
 
 /**
  * The tokens of the last single-use invites used here. mod_invites ignores
@@ -57,13 +88,47 @@ export function was_used(token: string): boolean {
 	return used_now.has(token) || used_before.has(token);
 }
 
-/** A claim lapses when its session has closed or authenticated, or (without session) after a while. */
-function is_held(claim: Claim): boolean {
+/**
+ * Whether a claim still holds: while its session is open and not signed
+ * in (for a name: until its registration was answered); after its session
+ * closed, while its registration may still be writing the account (its
+ * answer not seen, for at most IN_FLIGHT_SECONDS); without session, for
+ * SESSIONLESS_CLAIM_SECONDS.
+ */
+function is_held(claim: Claim, until_answered: boolean): boolean {
 	const session = claim.session;
+	const now = os.time();
 	if (session !== undefined) {
-		return session.destroyed !== true && session.type === "c2s_unauthed";
+		const in_flight = claim.attempt !== undefined && !claim.attempt.done;
+		if (session.destroyed !== true && session.type === "c2s_unauthed") {
+			return !until_answered || claim.attempt === undefined || in_flight;
+		}
+		return in_flight && now < claim.claimed_at + IN_FLIGHT_SECONDS;
 	}
-	return os.time() < claim.expires;
+	return now < claim.claimed_at + SESSIONLESS_CLAIM_SECONDS;
+}
+
+/**
+ * Claims `key` in `table` for this registration; false when another
+ * registration holds it. `until_answered`: the claim ends once the
+ * registration was answered (names), rather than with its session
+ * (invites, which the session may retry with another name).
+ */
+function claim_in(table: LuaTable<string, Claim>, key: string, session: Session | undefined, event: object, until_answered: boolean): boolean {
+	const current = table.get(key);
+	if (current !== undefined && is_held(current, until_answered)) {
+		const same = session !== undefined ? current.session === session : current.event === event;
+		if (!same) {
+			return false;
+		}
+	}
+	const claimed_at = os.time();
+	if (session !== undefined) {
+		table.set(key, { session, attempt: current_attempt(), claimed_at });
+	} else {
+		table.set(key, { event, claimed_at });
+	}
+	return true;
 }
 
 /**
@@ -71,22 +136,26 @@ function is_held(claim: Claim): boolean {
  * registration holds it, or when it was burned.
  */
 export function claim_invite(token: string, session: Session | undefined, event: object): boolean {
-	if (was_used(token)) {
-		return false;
+	return !was_used(token) && claim_in(claims, token, session, event, false);
+}
+
+/**
+ * Claims the username this registration creates: false while another
+ * registration of the same name is in progress (mod_register_ibr checks
+ * that the name is free and then creates the account, and storage may let
+ * another registration run in between: the second would overwrite the
+ * first one's password).
+ */
+export function claim_username(username: string, session: Session | undefined, event: object): boolean {
+	// (An event without a name, which no registration module fires, creates no account.)
+	return typeof username !== "string" || claim_in(name_claims, username, session, event, true);
+}
+
+/** The account exists now, or its registration gave up: the name's claim ends. */
+export function release_username(username: string): void {
+	if (typeof username === "string") {
+		name_claims.delete(username);
 	}
-	const current = claims.get(token);
-	if (current !== undefined && is_held(current)) {
-		const same = session !== undefined ? current.session === session : current.event === event;
-		if (!same) {
-			return false;
-		}
-	}
-	if (session !== undefined) {
-		claims.set(token, { session, expires: 0 });
-	} else {
-		claims.set(token, { event, expires: os.time() + SESSIONLESS_CLAIM_SECONDS });
-	}
-	return true;
 }
 
 /** Ends the claim on `token` (the invite was used, or the registration gave up on it). */

@@ -11,12 +11,12 @@
  * is logged and answered as an XMPP error (or leaves the stanza to the
  * normal path).
  */
-import { record_account_created } from "./accounts";
 import { account_deleted } from "./deleted_accounts";
 import { handle_preauth_iq } from "./preauth";
 import { st } from "./prosody_require";
-import { check_registration, complete_password_reset, complete_registration, presented_invite, refuse_with, UNINVITED } from "./registration";
+import { account_registered, check_registration, complete_password_reset, presented_invite, refuse_with, UNINVITED } from "./registration";
 import { prefill_registration_form } from "./registration_form";
+import { track_registration_attempt } from "./registration_attempts";
 import { add_pending_invite, load_invite_index, start_index_timers } from "./pending_invites";
 import { approve_preauth_subscription } from "./roster_subscriptions";
 import type { AccountEvent } from "./types/events";
@@ -80,14 +80,19 @@ module.hook("stanza/iq/urn:xmpp:pars:0:preauth", (event) => {
 	return true;
 });
 
-// The registration form: pre-filled with the username an invite is bound to.
-// Before mod_register_ibr, which answers it.
+// The registration form: pre-filled with the username an invite is bound to;
+// a registration: watched until it is answered (claims last as long).
+// Before mod_register_ibr, which answers both.
 module.hook(
 	"stanza/iq/jabber:iq:register:query",
 	(event) => {
 		const [ok, err] = pcall(prefill_registration_form, event);
 		if (!ok) {
 			module.log("error", "Could not prepare the registration form: %s", err);
+		}
+		const [tracked, track_err] = pcall(track_registration_attempt, event);
+		if (!tracked) {
+			module.log("error", "Could not follow a registration: %s", track_err);
 		}
 	},
 	1,
@@ -121,8 +126,7 @@ module.hook(
 // nor mod_register_ibr keeps one (0.12, web registration): an invite made
 // by or for an earlier account of the same name is then told apart.
 module.hook("user-registered", (event) => {
-	record_account_created(event.username, module.host, event.source);
-	const [ok, err] = pcall(complete_registration, event);
+	const [ok, err] = pcall(account_registered, event);
 	if (!ok) {
 		module.log("error", "Could not complete the registration of %s with its invite: %s", event.username, err);
 	}

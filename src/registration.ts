@@ -2,10 +2,12 @@
  * Account registration with an invite: what user-registering allows, and
  * what user-registered and user-password-reset do with the invite.
  */
-import { claim_invite, consume_invite, was_used } from "./invite_claims";
+import { claim_invite, claim_username, consume_invite, release_username, was_used } from "./invite_claims";
 import { check_named_accounts, describe_void, named_accounts, names_accounts } from "./invite_accounts";
 import type { InviteProblem } from "./invites";
 import { bound_username, normalise_username, read_account_invite, reset_target } from "./invite_records";
+import { record_account_created } from "./accounts";
+import { current_attempt } from "./registration_attempts";
 import { usermanager } from "./prosody_require";
 import { check_reservation, forget_invite } from "./pending_invites";
 import { apply_invite_roles } from "./roles";
@@ -74,6 +76,21 @@ function refuse_if_reserved(event: UserRegisteringEvent): boolean {
 }
 
 /**
+ * Claims the username for this registration; refuses it (true) while
+ * another registration of the same name is in progress. Closes a gap of
+ * mod_register_ibr, which checks that a name is free and then creates the
+ * account: with storage that lets other sessions run in between, a second
+ * registration of the name would overwrite the first one's password.
+ */
+function refuse_if_name_claimed(event: UserRegisteringEvent): boolean {
+	if (claim_username(event.username, event.session, event)) {
+		return false;
+	}
+	refuse(event, "cancel", "conflict", `The username '${event.username}' is being registered by someone else`);
+	return true;
+}
+
+/**
  * Refuses a registration with an invite whose creator's account, or whose
  * reset target, no longer stands (invite_accounts.ts); true when it did.
  */
@@ -115,7 +132,9 @@ export function check_registration(event: UserRegisteringEvent): void {
 	const username = event.username;
 	const invite = presented_invite(event);
 	if (invite === undefined) {
-		refuse_if_reserved(event);
+		if (!refuse_if_reserved(event)) {
+			refuse_if_name_claimed(event);
+		}
 		return;
 	}
 	const token = invite.token;
@@ -163,12 +182,47 @@ export function check_registration(event: UserRegisteringEvent): void {
 		}
 	}
 
-	// Nothing may yield from here to the claim: it is what makes the checks above hold.
+	// Nothing may yield from here to the claims: they are what makes the checks above hold.
+	if (!is_reset && refuse_if_name_claimed(event)) {
+		return;
+	}
 	if (!record.reusable && !claim_invite(token, event.session, event)) {
+		if (!is_reset) {
+			release_username(username);
+		}
 		refuse(event, "wait", "resource-constraint", "This invite is being used by another registration, please try again later");
 		return;
 	}
+	// Kept with the attempt: user-registered must find the invite even if the session closes meanwhile.
+	const attempt = current_attempt();
+	if (attempt !== undefined) {
+		attempt.invite = invite;
+		attempt.username = username;
+	}
 	module.log("debug", "Allowing registration of %s with invite %s", username, redact(token));
+}
+
+/** The invite a registration used: presented with the event or its session, or kept with its attempt. */
+function used_invite(event: UserRegisteringEvent | UserRegisteredEvent): ValidInvite | undefined {
+	const invite = presented_invite(event);
+	if (invite !== undefined) {
+		return invite;
+	}
+	const attempt = current_attempt();
+	return attempt !== undefined && attempt.username === event.username ? attempt.invite : undefined;
+}
+
+/**
+ * user-registered, for every new account: its name's claim ends, its
+ * creation time is noted where nothing else keeps one (accounts.ts), and
+ * an invite it was registered with is used (complete_registration).
+ */
+export function account_registered(event: UserRegisteredEvent): void {
+	release_username(event.username);
+	if (typeof event.username === "string") {
+		record_account_created(event.username, module.host, event.source);
+	}
+	complete_registration(event);
 }
 
 /**
@@ -176,8 +230,8 @@ export function check_registration(event: UserRegisteringEvent): void {
  * subscription with the inviter, roles and groups. Each step is protected
  * and logged on its own, so one failure does not cancel the others.
  */
-export function complete_registration(event: UserRegisteredEvent): void {
-	const invite = presented_invite(event);
+function complete_registration(event: UserRegisteredEvent): void {
+	const invite = used_invite(event);
 	if (invite === undefined) {
 		return;
 	}
@@ -217,7 +271,7 @@ export function complete_registration(event: UserRegisteredEvent): void {
 
 /** user-password-reset: an invite reset the password of an existing account; use it. */
 export function complete_password_reset(event: UserRegisteringEvent): void {
-	const invite = presented_invite(event);
+	const invite = used_invite(event);
 	if (invite === undefined) {
 		return;
 	}
