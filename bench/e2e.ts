@@ -69,11 +69,11 @@ async function startServer(options: E2EOptions, module: Variant, storage: Storag
 	if (module === "baseline") {
 		const dir = options.baselineDir!;
 		return {
-			server: await ProsodyServer.start({ version: options.version, storage, module: "built", pluginDir: dir, countStoreOperations }),
+			server: await ProsodyServer.start({ version: options.version, storage, module: "built", pluginDir: dir, testStorage: countStoreOperations }),
 			expectedFile: path.join(dir, "mod_invites_register.lua"),
 		};
 	}
-	const server = await ProsodyServer.start({ version: options.version, storage, module, countStoreOperations });
+	const server = await ProsodyServer.start({ version: options.version, storage, module, testStorage: countStoreOperations });
 	const dir = module === "built" ? builtModuleDir : path.join(prosodySource(options.version), "modules");
 	return { server, expectedFile: path.join(dir, "mod_invites_register.lua") };
 }
@@ -184,7 +184,7 @@ export interface StoreOperations {
 /**
  * Counts the store operations of `registrations` invited registrations,
  * one at a time, with `pending` invites in the store: the storage is
- * wrapped by spec/support/prosody_plugins/mod_storage_counting.lua (a
+ * wrapped by spec/support/prosody_plugins/mod_storage_test.lua (a
  * separate, untimed run: the wrapper's own calls would blur the CPU figures).
  */
 export async function countStoreOperations(options: E2EOptions, pending: number, registrations: number): Promise<StoreOperations[]> {

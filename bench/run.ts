@@ -732,7 +732,7 @@ if (storeOps.length > 0) {
 	const label: Record<Variant, string> = { built: "ours", baseline: "baseline", stock: "stock" };
 	out.push(
 		`3c. Store operations per invited registration (<preauth/> to user-registered; ${storeOps[0].registrations} registrations one at a time, ${pendingCounts[0]} pending; ` +
-			"counted by a wrapping storage driver, spec/support/prosody_plugins/mod_storage_counting.lua). With file storage every invite_token operation reads and/or writes the whole invite file; on 0.12 a map set there is a get and a set.",
+			"counted by a wrapping storage driver, spec/support/prosody_plugins/mod_storage_test.lua). With file storage every invite_token operation reads and/or writes the whole invite file; on 0.12 a map set there is a get and a set.",
 	);
 	out.push("");
 	for (const storage of [...new Set(storeOps.map((r) => r.storage))]) {

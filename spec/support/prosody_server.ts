@@ -31,7 +31,7 @@ import { builtModuleDir, communityModulesDir, prosodySource, repoRoot, type Pros
 
 import { postgresDatabase, type PostgresDatabase } from "./postgres.js";
 
-/** Prosody modules only the tests and benchmarks load (mod_storage_counting). */
+/** Prosody modules only the tests and benchmarks load (mod_storage_test). */
 const testPluginsDir = path.join(repoRoot, "spec/support/prosody_plugins");
 
 const execFileAsync = promisify(execFile);
@@ -72,10 +72,11 @@ export interface ServerOptions {
 	 */
 	web?: boolean;
 	/**
-	 * Count every store operation (spec/support/prosody_plugins/mod_storage_counting.lua
-	 * wraps the storage): read them with storeOperations().
+	 * Wrap the storage in spec/support/prosody_plugins/mod_storage_test.lua:
+	 * every store operation counted (storeOperations()), chosen ones made
+	 * slow or failing (storageFault()).
 	 */
-	countStoreOperations?: boolean;
+	testStorage?: boolean;
 	/** Community modules (Debian's prosody-modules) to load on the VirtualHost besides the web ones, e.g. "invites_tracking". */
 	communityModules?: string[];
 	/**
@@ -139,7 +140,7 @@ export class ProsodyServer {
 	private exited: Promise<number | null>;
 
 	private constructor(
-		readonly options: Required<Omit<ServerOptions, "config" | "port" | "dataDir" | "pluginDir" | "installerPluginPath" | "beforeStart" | "communityModules" | "countStoreOperations">>,
+		readonly options: Required<Omit<ServerOptions, "config" | "port" | "dataDir" | "pluginDir" | "installerPluginPath" | "beforeStart" | "communityModules" | "testStorage">>,
 		readonly port: number,
 		/** The http port (web: true), else undefined. */
 		readonly httpPort: number | undefined,
@@ -244,8 +245,8 @@ export class ProsodyServer {
 				? `sql = { driver = "PostgreSQL", database = ${luaLiteral(postgres.database)}, host = ${luaLiteral(postgres.host)}, port = ${postgres.port}, username = ${luaLiteral(postgres.username)} }`
 				: `sql = { driver = "SQLite3", database = ${luaLiteral(path.join(dataDir, "prosody.sqlite"))} }`;
 		const driver = options.storage === "internal" ? "internal" : "sql";
-		const storage = options.countStoreOperations
-			? `storage = "counting"\ncounting_storage_backend = "${driver}"\n${sql}`
+		const storage = options.testStorage
+			? `storage = "test"\ntest_storage_backend = "${driver}"\n${sql}`
 			: driver === "sql"
 				? `storage = "sql"\n${sql}`
 				: `storage = "internal"`;
@@ -254,7 +255,7 @@ export class ProsodyServer {
 		// tokens would be shared by all the tests on a server (spec/e2e/token_limits sets its own).
 		host.invite_token_address_failures ??= 1000;
 		const pluginPaths = options.module === "built" ? [options.pluginDir ?? builtModuleDir] : [];
-		if (options.countStoreOperations) pluginPaths.push(testPluginsDir);
+		if (options.testStorage) pluginPaths.push(testPluginsDir);
 		const community = [...(httpPort !== undefined ? webModules : []), ...(options.communityModules ?? [])];
 		if (community.length > 0) {
 			pluginPaths.push(communityModulesDir);
@@ -368,9 +369,14 @@ export class ProsodyServer {
 		await execFileAsync(prosodyctl, ["--config", this.configFile, "deluser", `${username}@${DOMAIN}`], { cwd: this.dataDir });
 	}
 
-	/** With countStoreOperations: the store operations so far, "store method" → count. */
+	/** With testStorage: the store operations so far, "store method" → count. */
 	async storeOperations(): Promise<Record<string, number>> {
-		return this.lua(`host.modules.storage_counting.counts()`);
+		return this.lua(`host.modules.storage_test.counts()`);
+	}
+
+	/** With testStorage: `method` calls on `store` sleep `seconds` (util.async) or fail; undefined heals. */
+	async storageFault(store: string, method: string, how: "sleep" | "error" | undefined, seconds?: number): Promise<void> {
+		await this.lua(`host.modules.storage_test.fault(${luaLiteral(store)}, ${luaLiteral(method)}, ${how === undefined ? "nil" : luaLiteral(how)}, ${seconds ?? "nil"})`);
 	}
 
 	async userExists(username: string): Promise<boolean> {

@@ -151,6 +151,18 @@ export class Connection {
 		await this.xmpp.send(stanza);
 	}
 
+	/**
+	 * Sends the registration IQ, then drops the connection without a word,
+	 * as a dropped mobile connection does (no reply awaited).
+	 */
+	async registerAndDrop(username: string, password: string): Promise<void> {
+		await this.xmpp.send(
+			xml("iq", { type: "set", to: this.server.domain, id: `e2e${++nextId}` }, xml("query", { xmlns: "jabber:iq:register" }, xml("username", {}, username), xml("password", {}, password))) as Element,
+		);
+		// The TLS socket, destroyed: no </stream>, no TLS close_notify.
+		(this.xmpp as unknown as { socket?: { socket?: { destroy: () => void } } }).socket?.socket?.destroy();
+	}
+
 	/** The first stanza (already received, or arriving within the timeout) that matches. */
 	async waitFor(match: (el: Element) => boolean, what = "a stanza"): Promise<Element> {
 		const seen = this.received.find(match);
