@@ -1,5 +1,5 @@
 /**
- * One registration at a time per single-use invite.
+ * One registration at a time per single-use invite, and per new username.
  *
  * Between user-registering (where the invite is checked) and user-registered
  * (where it is used), mod_register_ibr creates the account, and storage may
@@ -13,22 +13,9 @@
  */
 import { use_invite } from "./invites";
 import { positive_option } from "./options";
-import { current_attempt } from "./registration_attempts";
+import { current_attempt, type RegistrationAttempt } from "./registration_attempts";
 import type { ValidInvite } from "./types/mod_invites";
 import type { Session } from "./types/session";
-
-/**
- * An in-band registration in progress: set by the registration IQ's hook
- * (registration_attempts.ts) before mod_register_ibr handles it, done once
- * mod_register_ibr has answered it. A registration whose answer was not
- * seen (its session closed first) may still be writing the account.
- */
-export interface RegistrationAttempt {
-	done: boolean;
-	/** The invite and username user-registering allowed it with (a closed session's own fields are wiped). */
-	invite?: ValidInvite;
-	username?: string;
-}
 
 interface Claim {
 	/** The registering session, for in-band registration. */

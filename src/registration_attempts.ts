@@ -7,8 +7,20 @@
  * (a closed session's answers are discarded, so its attempt stays
  * undone).
  */
-import type { RegistrationAttempt } from "./invite_claims";
 import type { SessionStanzaEvent } from "./types/events";
+import type { ValidInvite } from "./types/mod_invites";
+
+/**
+ * An in-band registration in progress: made when its IQ is seen, done once
+ * mod_register_ibr has answered it. One whose answer was not seen (its
+ * session closed first) may still be writing the account.
+ */
+export interface RegistrationAttempt {
+	done: boolean;
+	/** The invite and username user-registering allowed it with (a closed session's own fields are wiped). */
+	invite?: ValidInvite;
+	username?: string;
+}
 
 /**
  * The attempt each coroutine is running: user-registering fires in the
