@@ -1091,6 +1091,36 @@ local function not_loaded()
 	module:log("error", "mod_invites is not loaded, invite tokens cannot be checked")
 	return nil, "internal-error"
 end
+--- mod_invites reads a failed store as "no such invite" (its get() turns
+-- the store's nil, err into "token-invalid"): before a token is called
+-- invalid, its record is read once more, and a store that fails then is
+-- "internal-error" (the client is told to try again later, not that its
+-- invite is invalid).
+local function confirm_missing(token, read)
+	local ok, value, err = pcall(read)
+	if not ok or value == nil and err ~= nil then
+		local ____module_log_2 = module.log
+		local ____redact_result_1 = redact(token)
+		local ____ok_0
+		if ok then
+			____ok_0 = err
+		else
+			____ok_0 = value
+		end
+		____module_log_2(
+			module,
+			"error",
+			"Could not read invite %s from storage: %s",
+			____redact_result_1,
+			____ok_0
+		)
+		return "internal-error"
+	end
+	return "token-invalid"
+end
+local function account_invite_store()
+	return module:open_store("invite_token", "map")
+end
 --- An invite valid for account registration (what `<preauth/>` presents).
 function ____exports.get_account_invite(invites, token)
 	if invites == nil then
@@ -1101,7 +1131,10 @@ function ____exports.get_account_invite(invites, token)
 		return failed("check an invite", token, invite)
 	end
 	if invite == nil then
-		return nil, err
+		return nil, err == "token-invalid" and confirm_missing(
+			token,
+			function() return account_invite_store():get(nil, token) end
+		) or err
 	end
 	return invite
 end
@@ -1143,7 +1176,10 @@ function ____exports.get_contact_invite(invites, token, username)
 	local ok, invite, err = pcall(invites.get, token, username)
 	if ok then
 		if invite == nil then
-			return nil, err
+			return nil, err == "token-invalid" and confirm_missing(
+				token,
+				function() return contact_invite_store():get(username, token) end
+			) or err
 		end
 		return invite
 	end

@@ -22,6 +22,26 @@ function not_loaded(): LuaMultiReturn<[undefined, InviteProblem]> {
 	return $multi(undefined, "internal-error");
 }
 
+/**
+ * mod_invites reads a failed store as "no such invite" (its get() turns
+ * the store's nil, err into "token-invalid"): before a token is called
+ * invalid, its record is read once more, and a store that fails then is
+ * "internal-error" (the client is told to try again later, not that its
+ * invite is invalid).
+ */
+function confirm_missing(token: string, read: () => LuaMultiReturn<[unknown, string?]>): InviteProblem {
+	const [ok, value, err] = pcall(read);
+	if (!ok || (value === undefined && err !== undefined)) {
+		module.log("error", "Could not read invite %s from storage: %s", redact(token), ok ? err : value);
+		return "internal-error";
+	}
+	return "token-invalid";
+}
+
+function account_invite_store() {
+	return module.open_store<unknown>("invite_token", "map");
+}
+
 /** An invite valid for account registration (what `<preauth/>` presents). */
 export function get_account_invite(invites: ModInvites | undefined, token: string): Checked<ValidInvite> {
 	if (invites === undefined) {
@@ -32,7 +52,7 @@ export function get_account_invite(invites: ModInvites | undefined, token: strin
 		return failed("check an invite", token, invite);
 	}
 	if (invite === undefined) {
-		return $multi(undefined, err);
+		return $multi(undefined, err === "token-invalid" ? confirm_missing(token, () => account_invite_store().get(undefined, token)) : err);
 	}
 	return $multi(invite);
 }
@@ -80,7 +100,7 @@ export function get_contact_invite(invites: ModInvites | undefined, token: strin
 	const [ok, invite, err] = protected_call(invites.get, token, username);
 	if (ok) {
 		if (invite === undefined) {
-			return $multi(undefined, err);
+			return $multi(undefined, err === "token-invalid" ? confirm_missing(token, () => contact_invite_store().get(username, token)) : err);
 		}
 		return $multi(invite);
 	}
