@@ -1424,8 +1424,88 @@ function ____exports.consume_invite(invite)
 end
 return ____exports
  end,
+["address_keys"] = function(...)
+local ____exports = {}
+local ____options = require("options")
+local positive_option = ____options.positive_option
+local prefix_bits = math.min(
+	128,
+	math.floor(positive_option("invite_token_ipv6_prefix", 64))
+)
+--- The groups of one side of "::" (or of a whole address), or nil when one is not a hex group.
+local function parse_groups(part)
+	local out = {}
+	if part == "" then
+		return out
+	end
+	for group in string.gmatch(part .. ":", "([^:]*):") do
+		if (string.match(group, "^%x%x?%x?%x?$")) == nil then
+			return nil
+		end
+		out[#out + 1] = tonumber(group, 16)
+	end
+	return out
+end
+--- The 8 groups of an IPv6 address, or nil when it is not one.
+local function ipv6_groups(address)
+	local text = string.match(address, "^([^%%]*)")
+	local at = string.find(text or "", "::", 1, true)
+	if at == nil then
+		local all = parse_groups(text or "")
+		return all ~= nil and #all == 8 and all or nil
+	end
+	local left = parse_groups(string.sub(text, 1, at - 1))
+	local right = parse_groups(string.sub(text, at + 2))
+	if left == nil or right == nil or #left + #right > 7 then
+		return nil
+	end
+	local groups = {}
+	for ____, group in ipairs(left) do
+		groups[#groups + 1] = group
+	end
+	do
+		local i = #left + #right
+		while i < 8 do
+			groups[#groups + 1] = 0
+			i = i + 1
+		end
+	end
+	for ____, group in ipairs(right) do
+		groups[#groups + 1] = group
+	end
+	return groups
+end
+--- The budget key of `address`.
+function ____exports.address_key(address)
+	if (string.find(address, ":", 1, true)) == nil then
+		return address
+	end
+	local mapped = string.match(address, "^::[fF][fF][fF][fF]:(%d+%.%d+%.%d+%.%d+)$")
+	if mapped ~= nil then
+		return mapped
+	end
+	local groups = ipv6_groups(address)
+	if groups == nil then
+		return address
+	end
+	local kept = {}
+	local bits = prefix_bits
+	for ____, group in ipairs(groups) do
+		if bits <= 0 then
+			break
+		end
+		local dropped = 2 ^ (16 - math.min(16, bits))
+		kept[#kept + 1] = string.format("%x", group - group % dropped)
+		bits = bits - 16
+	end
+	return (table.concat(kept, ":") .. "::/") .. tostring(prefix_bits)
+end
+return ____exports
+ end,
 ["token_limits"] = function(...)
 local ____exports = {}
+local ____address_keys = require("address_keys")
+local address_key = ____address_keys.address_key
 local ____options = require("options")
 local positive_option = ____options.positive_option
 local ____prosody_require = require("prosody_require")
@@ -1472,7 +1552,11 @@ end
 function ____exports.preauth_limit(session, pending)
 	local failed = session.invites_register_failed_tokens or 0
 	local ip = session.ip
-	if pending or failed < session_failures and (ip == nil or has_budget(by_ip, ip, "address")) then
+	if pending or failed < session_failures and (ip == nil or has_budget(
+		by_ip,
+		address_key(ip),
+		"address"
+	)) then
 		return "check"
 	end
 	session.invites_register_failed_tokens = failed + 1
@@ -1485,7 +1569,11 @@ end
 function ____exports.preauth_failed(session)
 	session.invites_register_failed_tokens = (session.invites_register_failed_tokens or 0) + 1
 	if session.ip ~= nil then
-		spend(by_ip, session.ip, address_failures)
+		spend(
+			by_ip,
+			address_key(session.ip),
+			address_failures
+		)
 	end
 end
 --- Whether a XEP-0379 token from `sender` (a bare JID; `domain` when it came from a remote server) may be checked.

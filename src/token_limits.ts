@@ -9,12 +9,13 @@
  *  - per session: after `invite_token_session_failures` invalid tokens,
  *    further <preauth/>s are refused without lookup; a session that goes on
  *    as many times more is closed (policy-violation);
- *  - per IP address, across sessions, and per sender and remote domain of
+ *  - per IP address (IPv6: per /64 network, address_keys.ts), across sessions, and per sender and remote domain of
  *    XEP-0379 requests: a budget of failures that refills over
  *    `invite_token_failure_period` seconds (util.throttle, a token bucket).
  * Memory stays bounded: at most TRACKED addresses of each kind are kept,
  * the least recently used go first (util.cache).
  */
+import { address_key } from "./address_keys";
 import { positive_option } from "./options";
 import { prosody_require } from "./prosody_require";
 import type { Session } from "./types/session";
@@ -75,7 +76,7 @@ export type PreauthLimit = "check" | "refuse" | "close";
 export function preauth_limit(session: Session, pending: boolean): PreauthLimit {
 	const failed = session.invites_register_failed_tokens ?? 0;
 	const ip = session.ip;
-	if (pending || (failed < session_failures && (ip === undefined || has_budget(by_ip, ip, "address")))) {
+	if (pending || (failed < session_failures && (ip === undefined || has_budget(by_ip, address_key(ip), "address")))) {
 		return "check";
 	}
 	session.invites_register_failed_tokens = failed + 1;
@@ -89,7 +90,7 @@ export function preauth_limit(session: Session, pending: boolean): PreauthLimit 
 export function preauth_failed(session: Session): void {
 	session.invites_register_failed_tokens = (session.invites_register_failed_tokens ?? 0) + 1;
 	if (session.ip !== undefined) {
-		spend(by_ip, session.ip, address_failures);
+		spend(by_ip, address_key(session.ip), address_failures);
 	}
 }
 

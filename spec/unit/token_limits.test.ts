@@ -101,6 +101,24 @@ describe.each(prosodyVersions)("limits on invalid invite tokens on Prosody %s", 
 			expect(lines).toHaveLength(2); // once each time it ran out
 		});
 
+		test("IPv6: the addresses of one /64 share one budget (a host can take any of them); another /64 has its own", () => {
+			const sim = sims.create({ version });
+			for (let i = 0; i < 10; i++) {
+				expect(present(sim, sim.connect({ ip: `2001:db8:aa:bb::${(i + 1).toString(16)}` }), madeUp()).error).toEqual(INVALID);
+			}
+			expect(present(sim, sim.connect({ ip: "2001:db8:aa:bb:1234:5678:9abc:def0" }), madeUp())).toEqual({ error: LIMITED, reads: 0 });
+			expect(present(sim, sim.connect({ ip: "2001:db8:aa:bc::1" }), madeUp()).error).toEqual(INVALID);
+			expect(sim.logs("info").some((e) => e.message.includes("address 2001:db8:aa:bb::/64"))).toBe(true);
+		});
+
+		test("IPv4-mapped IPv6 addresses count as their IPv4 address; invite_token_ipv6_prefix sets the prefix", () => {
+			const sim = sims.create({ version, config: { invite_token_ipv6_prefix: 48 } });
+			for (let i = 0; i < 10; i++) present(sim, sim.connect({ ip: "::ffff:192.0.2.50" }), madeUp());
+			expect(present(sim, sim.connect({ ip: "192.0.2.50" }), madeUp())).toEqual({ error: LIMITED, reads: 0 });
+			for (let i = 0; i < 10; i++) present(sim, sim.connect({ ip: `2001:db8:cc:${i.toString(16)}::1` }), madeUp());
+			expect(present(sim, sim.connect({ ip: "2001:db8:cc:ffff::1" }), madeUp())).toEqual({ error: LIMITED, reads: 0 });
+		});
+
 		test("an invitee on an address that spent its budget still gets in with a pending invite", () => {
 			const sim = sims.create({ version });
 			const invite = sim.invites.createAccount();
