@@ -48,6 +48,7 @@ import { builtModuleDir, prosodySource, repoRoot, type ProsodyVersion } from "..
 import { stanzaError } from "../spec/support/stanzas.js";
 import { Connection } from "../spec/support/xmpp_client.js";
 import { fillInviteStore } from "./e2e.js";
+import { withRetry } from "./retry.js";
 import { TARGETS } from "./targets.js";
 
 export type AbuseModule = "built" | "stock";
@@ -526,7 +527,8 @@ export async function runAbuse(options: AbuseOptions, progress: (line: string) =
 		const prosody = readFileSync(path.join(prosodySource(version), "prosody.version"), "utf8").trim();
 		for (const variant of options.variants ?? abuseVariants) {
 			for (const module of ["built", "stock"] as const) {
-				const run = await oneRun(options, version, module, variant, ca, prosody);
+				const run = await withRetry(`abuse ${version} ${module} ${variant.attacker} from ${variant.address}`, () => oneRun(options, version, module, variant, ca, prosody), progress);
+				if (run === undefined) continue;
 				const answers = Object.entries(run.counts.answers).map(([k, v]) => `${v} ${k}`).join(", ") || "none";
 				progress(
 					`  abuse ${prosody} ${module === "built" ? "ours " : "stock"} ${variantName(variant, options.window)}: ` +

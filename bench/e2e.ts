@@ -20,6 +20,7 @@ import { ProsodyServer, type ServerOptions, type Storage } from "../spec/support
 import { builtModuleDir, prosodySource, repoRoot, type ProsodyVersion } from "../spec/support/prosody_sources.js";
 import { Connection } from "../spec/support/xmpp_client.js";
 import { fillInviteStore } from "../spec/support/invite_filler.js";
+import { withRetry } from "./retry.js";
 
 export { fillInviteStore };
 
@@ -160,7 +161,8 @@ export async function runE2E(options: E2EOptions, progress: (line: string) => vo
 				// Rotate: over as many rounds as variants, each goes first once.
 				const order = variants.map((_, k) => variants[(round - 1 + k) % variants.length]);
 				for (const module of order) {
-					const result = await oneRun(options, module, storage, pending, round);
+					const result = await withRetry(`e2e ${storage} ${pending} pending round ${round} ${module}`, () => oneRun(options, module, storage, pending, round), progress);
+					if (result === undefined) continue;
 					progress(
 						`  e2e ${storage} ${pending} pending round ${round} ${names[module]}: ${result.per_second.toFixed(1)} registrations/s, server CPU ${result.server_cpu_ms.toFixed(2)} ms each (store filled in ${(result.setup_seconds * 1000).toFixed(0)} ms)`,
 					);

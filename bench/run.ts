@@ -142,6 +142,13 @@
  * an error) when the workload whose name contains TEXT starts, e.g.
  *
  *   BENCH_HOOKS_FAIL='kill:10000 roster' npx tsx bench/run.ts --rounds 2 --skip-e2e --skip-abuse
+ *
+ * A measured run of a real server (end to end, abuse, scale) that fails —
+ * a client timing out on a loaded machine, a server that did not start —
+ * is tried once more; failing again, it is left out and listed under "Runs
+ * that failed twice", the tables show what was measured, and the run exits
+ * with status 1 (bench/retry.ts). To see it: BENCH_FAIL_RUN=TEXT fails
+ * every run whose label contains TEXT, e.g. BENCH_FAIL_RUN='sqlite 300 pending round 1 stock'.
  */
 import { spawnSync, execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
@@ -154,6 +161,7 @@ import { ABUSE_LIMITS, abuseReport, runAbuse, type AbuseRun } from "./abuse.js";
 import { keys, Saved, type Pair, type Section } from "./compare.js";
 import { TARGETS } from "./targets.js";
 import { runScale, scaleMedian, type ScaleRun } from "./scale.js";
+import { failedRuns } from "./retry.js";
 
 const { values } = parseArgs({
 	options: {
@@ -629,11 +637,15 @@ if (e2e.length > 0) {
 	const runsOf = (storage: string, pending: number, module: Variant) => e2e.filter((r) => r.storage === storage && r.pending === pending && r.module === module);
 	const perRoundRatios = (storage: string, pending: number, other: Variant): [number, number] => {
 		const ours = runsOf(storage, pending, "built");
-		const ratios = ours.map((r) => r.server_cpu_ms / runsOf(storage, pending, other).find((o) => o.round === r.round)!.server_cpu_ms);
-		return [Math.min(...ratios), Math.max(...ratios)];
+		const ratios = ours.flatMap((r) => {
+			const theirs = runsOf(storage, pending, other).find((o) => o.round === r.round);
+			return theirs !== undefined ? [r.server_cpu_ms / theirs.server_cpu_ms] : [];
+		});
+		return ratios.length > 0 ? [Math.min(...ratios), Math.max(...ratios)] : [NaN, NaN];
 	};
 	for (const storage of [...new Set(e2e.map((r) => r.storage))]) {
 		for (const pending of [...new Set(e2e.map((r) => r.pending))]) {
+			if (runsOf(storage, pending, "built").length === 0 || runsOf(storage, pending, "stock").length === 0) continue; // listed with the failures
 			const med = (module: Variant, key: "per_second" | "server_cpu_ms") => median(runsOf(storage, pending, module).map((r) => r[key]));
 			const hasBaseline = runsOf(storage, pending, "baseline").length > 0;
 			const summary: E2ESummary = {
@@ -769,13 +781,15 @@ if (scale.length > 0) {
 	);
 	out.push("");
 	const pairs = [...new Set(scale.map((r) => `${r.storage} ${r.pending}`))];
+	const measured = pairs.flatMap((key) => {
+		const [storage, pending] = key.split(" ");
+		const [ours, stock] = [scaleMedian(scale, "built", storage, Number(pending)), scaleMedian(scale, "stock", storage, Number(pending))];
+		return ours !== undefined && stock !== undefined ? [{ storage, pending, ours, stock }] : []; // a size whose runs all failed is listed with the failures
+	});
 	out.push(
 		table(
 			["storage", "pending", "rounds", "ours CPU", "stock CPU", "ours/stock", "longest block, ours", "stock", "module load, ours", "stock", "first load, ours"],
-			pairs.map((key) => {
-				const [storage, pending] = key.split(" ");
-				const of = (m: "built" | "stock") => scaleMedian(scale, m, storage, Number(pending));
-				const [ours, stock] = [of("built"), of("stock")];
+			measured.map(({ storage, pending, ours, stock }) => {
 				const ratio = ours.server_cpu_ms / stock.server_cpu_ms;
 				const sql = storage !== "internal";
 				return [
@@ -874,6 +888,12 @@ if (saved) {
 	if (unsaved.length > 0) out.push(`  Not in the saved file at all: ${unsaved.map((section) => names[section]).join(", ")} ("not saved" in the tables).`);
 }
 
+if (failedRuns.length > 0) {
+	if (out[out.length - 1] !== "") out.push("");
+	out.push(`Runs that failed twice and are left out of the tables above (${failedRuns.length}):`);
+	for (const failure of failedRuns) out.push(`  ✗ ${failure.what}: ${failure.error}`);
+}
+
 console.log(out.join("\n"));
 
 const resultsDir = path.join(repoRoot, "bench/results");
@@ -888,6 +908,7 @@ writeFileSync(
 			settings: { rounds, hook_filter: values["hook-filter"] ?? null, registrations, concurrency, e2e_rounds: e2eRounds, storages: storageList, pending: pendingCounts, baseline: baseline ?? null },
 			hooks: hookRuns,
 			e2e: { runs: e2e, summary: e2eSummary, store_operations: storeOps },
+			failed_runs: failedRuns,
 			abuse: { settings: { ...abuseSettings, limits: ABUSE_LIMITS }, targets: TARGETS.abuse, runs: abuse },
 			scale: { targets: TARGETS.scale, runs: scale },
 			compare: saved ? { file: saved.file, saved_date: saved.date ?? null, regressions: saved.regressions } : null,
@@ -903,3 +924,7 @@ if (values["save-baseline"]) {
 	log(`Saved for --compare: ${path.relative(process.cwd(), baselineFile)}`);
 }
 if (hookFailures.length > 0) log(`${hookFailures.length} hook process(es) did not finish: see "Hook workloads that did not finish" above.`);
+if (failedRuns.length > 0) {
+	log(`${failedRuns.length} measured run(s) failed twice: see "Runs that failed twice" above.`);
+	process.exitCode = 1;
+}

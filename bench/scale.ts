@@ -15,6 +15,7 @@ import { Connection, xml } from "../spec/support/xmpp_client.js";
 import { ProsodyServer, type Storage } from "../spec/support/prosody_server.js";
 import type { ProsodyVersion } from "../spec/support/prosody_sources.js";
 import { fillInviteStore } from "../spec/support/invite_filler.js";
+import { withRetry } from "./retry.js";
 import type { Element } from "ltx";
 
 export interface ScaleOptions {
@@ -110,7 +111,8 @@ export async function runScale(options: ScaleOptions, progress: (line: string) =
 				// Rotate which module goes first.
 				const order = round % 2 === 1 ? (["built", "stock"] as const) : (["stock", "built"] as const);
 				for (const module of order) {
-					const run = await oneScaleRun(options, module, storage, pending);
+					const run = await withRetry(`scale ${storage} ${pending} pending round ${round} ${module}`, () => oneScaleRun(options, module, storage, pending), progress);
+					if (run === undefined) continue;
 					progress(
 						`  scale ${storage} ${pending} pending round ${round} ${module === "built" ? "ours " : "stock"}: server CPU ${run.server_cpu_ms.toFixed(2)} ms per registration, ` +
 							`longest block ${run.longest_block_ms.toFixed(0)} ms, module load ${run.load_cpu_ms.toFixed(0)} ms` +
@@ -131,8 +133,9 @@ const median = (xs: number[]): number => {
 };
 
 /** The median of each figure over the rounds of one module, storage and size. */
-export function scaleMedian(runs: ScaleRun[], module: "built" | "stock", storage: string, pending: number): ScaleRun & { rounds: number; longest_block_max_ms: number } {
+export function scaleMedian(runs: ScaleRun[], module: "built" | "stock", storage: string, pending: number): (ScaleRun & { rounds: number; longest_block_max_ms: number }) | undefined {
 	const of = runs.filter((r) => r.module === module && r.storage === storage && r.pending === pending);
+	if (of.length === 0) return undefined;
 	const first = of.map((r) => r.first_load_cpu_ms).filter((x): x is number => x !== undefined);
 	return {
 		module,
