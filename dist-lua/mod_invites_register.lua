@@ -99,24 +99,21 @@ local function provider_records_creation(host)
 end
 local function write_creation(username, host, source)
 	if provider_records_creation(host) or source == "mod_register" then
-		return
+		return true
 	end
-	local ok, err = creations():set(
+	return creations():set(
 		username,
 		{created = os.time()}
 	)
-	if not ok then
-		module:log("warn", "Could not record when account %s was created: %s", username, err)
-	end
 end
 --- user-registered, on a server whose auth provider records no creation
 -- time (0.12): remember when this account was created, unless
 -- mod_register_ibr (`source` "mod_register") did. A failure is logged and
 -- costs only this record (invites are then judged by existence).
 function ____exports.record_account_created(username, host, source)
-	local ok, err = pcall(write_creation, username, host, source)
-	if not ok then
-		module:log("warn", "Could not record when account %s was created: %s", username, err)
+	local called, ok, err = pcall(write_creation, username, host, source)
+	if not called or not ok then
+		module:log("warn", "Could not record when account %s was created: %s", username, called and err or ok)
 	end
 end
 --- user-deleted: remember when an account of this name was last deleted in the server.
@@ -358,6 +355,24 @@ local reserved_map
 local reserved_all
 local named_map
 local index_state
+local function reserved_store()
+	if reserved_map == nil then
+		reserved_map = module:open_store("invites_register_reserved", "map")
+	end
+	return reserved_map
+end
+local function named_store()
+	if named_map == nil then
+		named_map = module:open_store("invites_register_named", "map")
+	end
+	return named_map
+end
+local function state_store()
+	if index_state == nil then
+		index_state = module:open_store("invites_register_index")
+	end
+	return index_state
+end
 --- Calls into storage, protected: [true, value], or [false] when it failed (logged).
 local function logged(what, f)
 	local called, value, err = pcall(f)
@@ -395,17 +410,11 @@ function ____exports.read_reserved()
 end
 --- The value that removes a key in write_reserved.
 function ____exports.reserved_removal()
-	if reserved_map == nil then
-		reserved_map = module:open_store("invites_register_reserved", "map")
-	end
-	return reserved_map.remove
+	return reserved_store().remove
 end
 --- Writes reserved entries by token in one call (an entry of reserved_removal() removes its token).
 function ____exports.write_reserved(entries)
-	if reserved_map == nil then
-		reserved_map = module:open_store("invites_register_reserved", "map")
-	end
-	local store = reserved_map
+	local store = reserved_store()
 	local ok = logged(
 		"write the reserved usernames",
 		function() return store:set_keys(nil, entries) end
@@ -413,10 +422,7 @@ function ____exports.write_reserved(entries)
 	return ok
 end
 function ____exports.remove_reserved(token)
-	if reserved_map == nil then
-		reserved_map = module:open_store("invites_register_reserved", "map")
-	end
-	local store = reserved_map
+	local store = reserved_store()
 	local ok = logged(
 		"remove a reserved username",
 		function() return store:set(nil, token, nil) end
@@ -425,10 +431,7 @@ function ____exports.remove_reserved(token)
 end
 --- The tokens filed under `account` (token → expiry); ok false when storage failed.
 function ____exports.read_named(account)
-	if named_map == nil then
-		named_map = module:open_store("invites_register_named", "map")
-	end
-	local store = named_map
+	local store = named_store()
 	return logged(
 		"read the invites naming an account",
 		function() return store:get(nil, account) end
@@ -436,10 +439,7 @@ function ____exports.read_named(account)
 end
 --- Files `token` under each of `accounts` (read, then written: the map's value is the account's set, expired ones dropped).
 function ____exports.add_named(accounts, token, expires)
-	if named_map == nil then
-		named_map = module:open_store("invites_register_named", "map")
-	end
-	local store = named_map
+	local store = named_store()
 	local now = os.time()
 	for ____, account in ipairs(accounts) do
 		local ok, filed = ____exports.read_named(account)
@@ -462,10 +462,7 @@ function ____exports.add_named(accounts, token, expires)
 end
 --- Replaces the whole sets of several accounts in one call (the first complete read).
 function ____exports.write_named(accounts)
-	if named_map == nil then
-		named_map = module:open_store("invites_register_named", "map")
-	end
-	local store = named_map
+	local store = named_store()
 	local ok = logged(
 		"write the invites naming accounts",
 		function() return store:set_keys(nil, accounts) end
@@ -473,10 +470,7 @@ function ____exports.write_named(accounts)
 	return ok
 end
 function ____exports.remove_named(account)
-	if named_map == nil then
-		named_map = module:open_store("invites_register_named", "map")
-	end
-	local store = named_map
+	local store = named_store()
 	logged(
 		"forget the invites naming an account",
 		function() return store:set(nil, account, nil) end
@@ -484,10 +478,7 @@ function ____exports.remove_named(account)
 end
 --- ok false when storage failed; state nil before the first complete read.
 function ____exports.read_index_state()
-	if index_state == nil then
-		index_state = module:open_store("invites_register_index")
-	end
-	local store = index_state
+	local store = state_store()
 	local ok, state = logged(
 		"read the state of the invite index",
 		function() return store:get(nil) end
@@ -496,10 +487,7 @@ function ____exports.read_index_state()
 	return ok, current
 end
 function ____exports.write_index_state(state)
-	if index_state == nil then
-		index_state = module:open_store("invites_register_index")
-	end
-	local store = index_state
+	local store = state_store()
 	local ok = logged(
 		"write the state of the invite index",
 		function() return store:set(nil, state) end
@@ -618,6 +606,18 @@ function ____exports.check_named_accounts(named, created_at, host, registering)
 	end
 	return nil
 end
+--- Whether a stored invite is void because an account it names no longer
+-- stands (nil when it stands, or names no account: then nothing is read).
+function ____exports.record_void(record, host, registering)
+	local named = ____exports.named_accounts(record, host)
+	local ____names_accounts_result_7
+	if ____exports.names_accounts(named) then
+		____names_accounts_result_7 = ____exports.check_named_accounts(named, record.created_at, host, registering)
+	else
+		____names_accounts_result_7 = nil
+	end
+	return ____names_accounts_result_7
+end
 --- For the log (info level, no token): why an invite was refused.
 function ____exports.describe_void(problem)
 	local whose = problem.role == "creator" and "made by " .. problem.account or "for account " .. problem.account
@@ -641,9 +641,8 @@ local read_account_invite = ____invite_records.read_account_invite
 local read_all_account_invites = ____invite_records.read_all_account_invites
 local reset_target = ____invite_records.reset_target
 local ____invite_accounts = require("invite_accounts")
-local check_named_accounts = ____invite_accounts.check_named_accounts
 local named_accounts = ____invite_accounts.named_accounts
-local names_accounts = ____invite_accounts.names_accounts
+local record_void = ____invite_accounts.record_void
 local ____invite_index_store = require("invite_index_store")
 local add_named = ____invite_index_store.add_named
 local INDEX_VERSION = ____invite_index_store.INDEX_VERSION
@@ -955,14 +954,7 @@ function ____exports.check_reservation(username)
 		if expires > now then
 			local record, problem = read_account_invite(token)
 			if record ~= nil and record.expires > now then
-				local named = named_accounts(record, module.host)
-				local ____names_accounts_result_2
-				if names_accounts(named) then
-					____names_accounts_result_2 = check_named_accounts(named, record.created_at, module.host, true)
-				else
-					____names_accounts_result_2 = nil
-				end
-				local void_problem = ____names_accounts_result_2
+				local void_problem = record_void(record, module.host, true)
 				if void_problem == nil then
 					module:log(
 						"debug",
@@ -1007,13 +999,22 @@ local forget_invite = ____pending_invites.forget_invite
 local ____tokens = require("tokens")
 local redact = ____tokens.redact
 function delete_invite(invites, token)
-	local deleted, err = invites.delete_account_invite(token)
-	if deleted ~= true then
-		module:log(
+	local called, deleted, err = pcall(invites.delete_account_invite, token)
+	if not called or deleted ~= true then
+		local ____module_log_2 = module.log
+		local ____redact_result_1 = redact(token)
+		local ____called_0
+		if called then
+			____called_0 = err
+		else
+			____called_0 = deleted
+		end
+		____module_log_2(
+			module,
 			"warn",
 			"Could not delete invite %s: %s (it is refused all the same)",
-			redact(token),
-			err
+			____redact_result_1,
+			____called_0
 		)
 		return false
 	end
@@ -1040,18 +1041,8 @@ function delete_invites_of(invites, username)
 	local deleted = 0
 	for ____, token in ipairs(tokens) do
 		forget_invite(token)
-		if invites ~= nil then
-			local ok, done = pcall(delete_invite, invites, token)
-			if not ok then
-				module:log(
-					"warn",
-					"Could not delete invite %s: %s (it is refused all the same)",
-					redact(token),
-					done
-				)
-			elseif done then
-				deleted = deleted + 1
-			end
+		if invites ~= nil and delete_invite(invites, token) then
+			deleted = deleted + 1
 		end
 	end
 	module:log(
@@ -1074,6 +1065,8 @@ return ____exports
  end,
 ["invites"] = function(...)
 local ____exports = {}
+local ____invite_records = require("invite_records")
+local read_account_invite = ____invite_records.read_account_invite
 local ____tokens = require("tokens")
 local redact = ____tokens.redact
 local function failed(what, token, err)
@@ -1118,8 +1111,10 @@ local function confirm_missing(token, read)
 	end
 	return "token-invalid"
 end
-local function account_invite_store()
-	return module:open_store("invite_token", "map")
+--- confirm_missing for an account invite: its record, read as invite_records.ts reads it.
+local function confirm_missing_account_invite(token)
+	local record, problem = read_account_invite(token)
+	return record == nil and problem == "internal-error" and "internal-error" or "token-invalid"
 end
 --- An invite valid for account registration (what `<preauth/>` presents).
 function ____exports.get_account_invite(invites, token)
@@ -1131,10 +1126,7 @@ function ____exports.get_account_invite(invites, token)
 		return failed("check an invite", token, invite)
 	end
 	if invite == nil then
-		return nil, err == "token-invalid" and confirm_missing(
-			token,
-			function() return account_invite_store():get(nil, token) end
-		) or err
+		return nil, err == "token-invalid" and confirm_missing_account_invite(token) or err
 	end
 	return invite
 end
@@ -1594,10 +1586,10 @@ local ____exports = {}
 local ____invite_claims = require("invite_claims")
 local release_other_claims = ____invite_claims.release_other_claims
 local ____invite_accounts = require("invite_accounts")
-local check_named_accounts = ____invite_accounts.check_named_accounts
 local describe_void = ____invite_accounts.describe_void
 local named_accounts = ____invite_accounts.named_accounts
 local names_accounts = ____invite_accounts.names_accounts
+local record_void = ____invite_accounts.record_void
 local ____invite_records = require("invite_records")
 local read_account_invite = ____invite_records.read_account_invite
 local ____invites = require("invites")
@@ -1636,12 +1628,7 @@ local function check_invite_accounts(invite)
 	if record == nil then
 		return problem
 	end
-	local void_problem = check_named_accounts(
-		named_accounts(record, host),
-		record.created_at,
-		host,
-		true
-	)
+	local void_problem = record_void(record, host, true)
 	if void_problem == nil then
 		return nil
 	end
@@ -2110,10 +2097,8 @@ local consume_invite = ____invite_claims.consume_invite
 local release_username = ____invite_claims.release_username
 local was_used = ____invite_claims.was_used
 local ____invite_accounts = require("invite_accounts")
-local check_named_accounts = ____invite_accounts.check_named_accounts
 local describe_void = ____invite_accounts.describe_void
-local named_accounts = ____invite_accounts.named_accounts
-local names_accounts = ____invite_accounts.names_accounts
+local record_void = ____invite_accounts.record_void
 local ____invite_records = require("invite_records")
 local bound_username = ____invite_records.bound_username
 local normalise_username = ____invite_records.normalise_username
@@ -2251,11 +2236,7 @@ end
 --- Refuses a registration with an invite whose creator's account, or whose
 -- reset target, no longer stands (invite_accounts.ts); true when it did.
 local function refuse_if_void(event, record)
-	local named = named_accounts(record, event.host)
-	if not names_accounts(named) then
-		return false
-	end
-	local problem = check_named_accounts(named, record.created_at, event.host, true)
+	local problem = record_void(record, event.host, true)
 	if problem == nil then
 		return false
 	end

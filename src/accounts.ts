@@ -92,14 +92,11 @@ function provider_records_creation(host: string): boolean {
 	return usermanager.get_account_info !== undefined && provider !== undefined && rawget(provider, "get_account_info") !== undefined;
 }
 
-function write_creation(username: string, host: string, source: string | undefined): void {
+function write_creation(username: string, host: string, source: string | undefined): LuaMultiReturn<[true] | [undefined, string]> {
 	if (provider_records_creation(host) || source === "mod_register") {
-		return; // the provider records it, or mod_register_ibr did (account_details)
+		return $multi(true); // the provider records it, or mod_register_ibr did (account_details)
 	}
-	const [ok, err] = creations().set(username, { created: os.time() });
-	if (!ok) {
-		module.log("warn", "Could not record when account %s was created: %s", username, err);
-	}
+	return creations().set(username, { created: os.time() });
 }
 
 /**
@@ -109,9 +106,9 @@ function write_creation(username: string, host: string, source: string | undefin
  * costs only this record (invites are then judged by existence).
  */
 export function record_account_created(username: string, host: string, source: string | undefined): void {
-	const [ok, err] = pcall(write_creation, username, host, source);
-	if (!ok) {
-		module.log("warn", "Could not record when account %s was created: %s", username, err);
+	const [called, ok, err] = protected_call(write_creation, username, host, source);
+	if (!called || !ok) {
+		module.log("warn", "Could not record when account %s was created: %s", username, called ? err : ok);
 	}
 }
 

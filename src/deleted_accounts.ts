@@ -21,10 +21,11 @@ import { forget_invite } from "./pending_invites";
 import { redact } from "./tokens";
 import type { ModInvites } from "./types/mod_invites";
 
+/** Deletes one invite through mod_invites; false (logged) when storage failed or raised. */
 function delete_invite(invites: ModInvites, token: string): boolean {
-	const [deleted, err] = invites.delete_account_invite(token);
-	if (deleted !== true) {
-		module.log("warn", "Could not delete invite %s: %s (it is refused all the same)", redact(token), err);
+	const [called, deleted, err] = protected_call(invites.delete_account_invite, token);
+	if (!called || deleted !== true) {
+		module.log("warn", "Could not delete invite %s: %s (it is refused all the same)", redact(token), called ? err : deleted);
 		return false;
 	}
 	return true;
@@ -64,13 +65,8 @@ function delete_invites_of(invites: ModInvites | undefined, username: string): v
 	let deleted = 0;
 	for (const token of tokens) {
 		forget_invite(token);
-		if (invites !== undefined) {
-			const [ok, done] = pcall(delete_invite, invites, token);
-			if (!ok) {
-				module.log("warn", "Could not delete invite %s: %s (it is refused all the same)", redact(token), done);
-			} else if (done) {
-				deleted += 1;
-			}
+		if (invites !== undefined && delete_invite(invites, token)) {
+			deleted += 1;
 		}
 	}
 	module.log("info", "Account %s was deleted: deleted %d of the %d pending invites made by or for it", username, deleted, tokens.length);

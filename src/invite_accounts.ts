@@ -140,6 +140,15 @@ export function check_named_accounts(named: NamedAccounts, created_at: number | 
 	return undefined;
 }
 
+/**
+ * Whether a stored invite is void because an account it names no longer
+ * stands (nil when it stands, or names no account: then nothing is read).
+ */
+export function record_void(record: InviteNames & { readonly created_at?: number }, host: string, registering: boolean): InviteVoid | undefined {
+	const named = named_accounts(record, host);
+	return names_accounts(named) ? check_named_accounts(named, record.created_at, host, registering) : undefined;
+}
+
 /** For the log (info level, no token): why an invite was refused. */
 export function describe_void(problem: InviteVoid): string {
 	const whose = problem.role === "creator" ? `made by ${problem.account}` : `for account ${problem.account}`;

@@ -39,6 +39,21 @@ let reserved_all: KeyvalStore<LuaTable<string, ReservedEntry>> | undefined;
 let named_map: MapStore<LuaTable<string, number>> | undefined;
 let index_state: KeyvalStore<IndexState> | undefined;
 
+function reserved_store(): MapStore<ReservedEntry> {
+	reserved_map ??= module.open_store<ReservedEntry>("invites_register_reserved", "map");
+	return reserved_map;
+}
+
+function named_store(): MapStore<LuaTable<string, number>> {
+	named_map ??= module.open_store<LuaTable<string, number>>("invites_register_named", "map");
+	return named_map;
+}
+
+function state_store(): KeyvalStore<IndexState> {
+	index_state ??= module.open_store<IndexState>("invites_register_index");
+	return index_state;
+}
+
 /** Calls into storage, protected: [true, value], or [false] when it failed (logged). */
 function logged<T>(what: string, f: () => LuaMultiReturn<[T | undefined, string?]>): LuaMultiReturn<[boolean, T | undefined]> {
 	const [called, value, err] = pcall(f);
@@ -59,36 +74,31 @@ export function read_reserved(): LuaMultiReturn<[boolean, LuaTable<string, Reser
 
 /** The value that removes a key in write_reserved. */
 export function reserved_removal(): ReservedEntry {
-	reserved_map ??= module.open_store<ReservedEntry>("invites_register_reserved", "map");
-	return reserved_map.remove;
+	return reserved_store().remove;
 }
 
 /** Writes reserved entries by token in one call (an entry of reserved_removal() removes its token). */
 export function write_reserved(entries: LuaTable<string, ReservedEntry>): boolean {
-	reserved_map ??= module.open_store<ReservedEntry>("invites_register_reserved", "map");
-	const store = reserved_map;
+	const store = reserved_store();
 	const [ok] = logged("write the reserved usernames", () => store.set_keys(undefined, entries));
 	return ok;
 }
 
 export function remove_reserved(token: string): boolean {
-	reserved_map ??= module.open_store<ReservedEntry>("invites_register_reserved", "map");
-	const store = reserved_map;
+	const store = reserved_store();
 	const [ok] = logged("remove a reserved username", () => store.set(undefined, token, undefined));
 	return ok;
 }
 
 /** The tokens filed under `account` (token → expiry); ok false when storage failed. */
 export function read_named(account: string): LuaMultiReturn<[boolean, LuaTable<string, number> | undefined]> {
-	named_map ??= module.open_store<LuaTable<string, number>>("invites_register_named", "map");
-	const store = named_map;
+	const store = named_store();
 	return logged("read the invites naming an account", () => store.get(undefined, account));
 }
 
 /** Files `token` under each of `accounts` (read, then written: the map's value is the account's set, expired ones dropped). */
 export function add_named(accounts: readonly string[], token: string, expires: number): void {
-	named_map ??= module.open_store<LuaTable<string, number>>("invites_register_named", "map");
-	const store = named_map;
+	const store = named_store();
 	const now = os.time();
 	for (const account of accounts) {
 		const [ok, filed] = read_named(account);
@@ -110,30 +120,26 @@ export function add_named(accounts: readonly string[], token: string, expires: n
 
 /** Replaces the whole sets of several accounts in one call (the first complete read). */
 export function write_named(accounts: LuaTable<string, LuaTable<string, number>>): boolean {
-	named_map ??= module.open_store<LuaTable<string, number>>("invites_register_named", "map");
-	const store = named_map;
+	const store = named_store();
 	const [ok] = logged("write the invites naming accounts", () => store.set_keys(undefined, accounts));
 	return ok;
 }
 
 export function remove_named(account: string): void {
-	named_map ??= module.open_store<LuaTable<string, number>>("invites_register_named", "map");
-	const store = named_map;
+	const store = named_store();
 	logged("forget the invites naming an account", () => store.set(undefined, account, undefined));
 }
 
 /** ok false when storage failed; state nil before the first complete read. */
 export function read_index_state(): LuaMultiReturn<[boolean, IndexState | undefined]> {
-	index_state ??= module.open_store<IndexState>("invites_register_index");
-	const store = index_state;
+	const store = state_store();
 	const [ok, state] = logged("read the state of the invite index", () => store.get(undefined));
 	const current = state !== undefined && type(state) === "table" && state.version === INDEX_VERSION ? state : undefined;
 	return $multi(ok, current);
 }
 
 export function write_index_state(state: IndexState): boolean {
-	index_state ??= module.open_store<IndexState>("invites_register_index");
-	const store = index_state;
+	const store = state_store();
 	const [ok] = logged("write the state of the invite index", () => store.set(undefined, state));
 	return ok;
 }

@@ -3,6 +3,7 @@
  * its storage is logged and reported as "internal-error", never thrown
  * through one of our hooks.
  */
+import { read_account_invite } from "./invite_records";
 import { redact } from "./tokens";
 import type { InviteError, ModInvites, ValidInvite } from "./types/mod_invites";
 
@@ -38,8 +39,10 @@ function confirm_missing(token: string, read: () => LuaMultiReturn<[unknown, str
 	return "token-invalid";
 }
 
-function account_invite_store() {
-	return module.open_store<unknown>("invite_token", "map");
+/** confirm_missing for an account invite: its record, read as invite_records.ts reads it. */
+function confirm_missing_account_invite(token: string): InviteProblem {
+	const [record, problem] = read_account_invite(token);
+	return record === undefined && problem === "internal-error" ? "internal-error" : "token-invalid";
 }
 
 /** An invite valid for account registration (what `<preauth/>` presents). */
@@ -52,7 +55,7 @@ export function get_account_invite(invites: ModInvites | undefined, token: strin
 		return failed("check an invite", token, invite);
 	}
 	if (invite === undefined) {
-		return $multi(undefined, err === "token-invalid" ? confirm_missing(token, () => account_invite_store().get(undefined, token)) : err);
+		return $multi(undefined, err === "token-invalid" ? confirm_missing_account_invite(token) : err);
 	}
 	return $multi(invite);
 }

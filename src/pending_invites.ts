@@ -31,7 +31,7 @@
  * alone for RETRY_SECONDS after a failure.
  */
 import { bound_username, read_account_invite, read_all_account_invites, reset_target } from "./invite_records";
-import { check_named_accounts, named_accounts, names_accounts } from "./invite_accounts";
+import { named_accounts, record_void } from "./invite_accounts";
 import {
 	add_named,
 	INDEX_VERSION,
@@ -354,8 +354,7 @@ export function check_reservation(username: string): Reservation {
 			const [record, problem] = read_account_invite(token);
 			if (record !== undefined && record.expires > now) {
 				// An invite whose creator's account no longer stands reserves nothing.
-				const named = named_accounts(record, module.host);
-				const void_problem = names_accounts(named) ? check_named_accounts(named, record.created_at, module.host, true) : undefined;
+				const void_problem = record_void(record, module.host, true);
 				if (void_problem === undefined) {
 					module.log("debug", "Username %s is reserved by invite %s", username, redact(token));
 					result = "reserved";

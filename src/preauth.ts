@@ -10,7 +10,7 @@
  * condition for "invalid invite".
  */
 import { release_other_claims } from "./invite_claims";
-import { check_named_accounts, describe_void, named_accounts, names_accounts } from "./invite_accounts";
+import { describe_void, named_accounts, names_accounts, record_void } from "./invite_accounts";
 import { read_account_invite } from "./invite_records";
 import { get_account_invite, type InviteProblem } from "./invites";
 import { st } from "./prosody_require";
@@ -51,7 +51,7 @@ function check_invite_accounts(invite: ValidInvite): PreauthProblem | undefined 
 	if (record === undefined) {
 		return problem;
 	}
-	const void_problem = check_named_accounts(named_accounts(record, host), record.created_at, host, true);
+	const void_problem = record_void(record, host, true);
 	if (void_problem === undefined) {
 		return undefined;
 	}

@@ -3,7 +3,7 @@
  * what user-registered and user-password-reset do with the invite.
  */
 import { claim_invite, claim_username, consume_invite, release_username, was_used } from "./invite_claims";
-import { check_named_accounts, describe_void, named_accounts, names_accounts } from "./invite_accounts";
+import { describe_void, record_void } from "./invite_accounts";
 import type { InviteProblem } from "./invites";
 import { bound_username, normalise_username, read_account_invite, reset_target } from "./invite_records";
 import { record_account_created } from "./accounts";
@@ -95,11 +95,7 @@ function refuse_if_name_claimed(event: UserRegisteringEvent): boolean {
  * reset target, no longer stands (invite_accounts.ts); true when it did.
  */
 function refuse_if_void(event: UserRegisteringEvent, record: InviteRecord): boolean {
-	const named = named_accounts(record, event.host);
-	if (!names_accounts(named)) {
-		return false;
-	}
-	const problem = check_named_accounts(named, record.created_at, event.host, true);
+	const problem = record_void(record, event.host, true);
 	if (problem === undefined) {
 		return false;
 	}

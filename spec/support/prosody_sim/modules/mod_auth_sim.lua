@@ -55,19 +55,15 @@ if is_13 then
 		return info.enabled;
 	end
 
-	function provider.enable(username)
+	local function set_disabled(username, disabled)
 		local account = accounts:get(username);
 		if not account then return nil, "Account not available"; end
-		account.disabled = nil;
+		account.disabled = disabled or nil;
 		return accounts:set(username, account);
 	end
 
-	function provider.disable(username)
-		local account = accounts:get(username);
-		if not account then return nil, "Account not available"; end
-		account.disabled = true;
-		return accounts:set(username, account);
-	end
+	function provider.enable(username) return set_disabled(username, false); end
+	function provider.disable(username) return set_disabled(username, true); end
 end
 
 function provider.delete_user(username)
