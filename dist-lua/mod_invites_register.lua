@@ -350,31 +350,14 @@ return ____exports
  end,
 ["invite_index_store"] = function(...)
 local ____exports = {}
-____exports.INDEX_VERSION = 1
-local reserved_map
-local reserved_all
-local named_map
-local index_state
-local function reserved_store()
-	if reserved_map == nil then
-		reserved_map = module:open_store("invites_register_reserved", "map")
-	end
-	return reserved_map
-end
-local function named_store()
+local named_store, logged, named_map
+function named_store()
 	if named_map == nil then
 		named_map = module:open_store("invites_register_named", "map")
 	end
 	return named_map
 end
-local function state_store()
-	if index_state == nil then
-		index_state = module:open_store("invites_register_index")
-	end
-	return index_state
-end
---- Calls into storage, protected: [true, value], or [false] when it failed (logged).
-local function logged(what, f)
+function logged(what, f)
 	local called, value, err = pcall(f)
 	if not called or value == nil and err ~= nil then
 		local ____module_log_2 = module.log
@@ -395,6 +378,61 @@ local function logged(what, f)
 		return false, nil
 	end
 	return true, value
+end
+--- The tokens filed under `account` (token → expiry); ok false when storage failed.
+function ____exports.read_named(account)
+	local store = named_store()
+	return logged(
+		"read the invites naming an account",
+		function() return store:get(nil, account) end
+	)
+end
+--- Adds tokens to the sets of several accounts (account → token → expiry):
+-- each set read, then all written in one call. Expired invites are dropped
+-- on the way: an account's set holds its pending invites.
+function ____exports.merge_named(additions)
+	local store = named_store()
+	local now = os.time()
+	local merged = {}
+	for account, added in pairs(additions) do
+		local ok, filed = ____exports.read_named(account)
+		if ok then
+			local tokens = {}
+			if filed ~= nil and type(filed) == "table" then
+				for filed_token, filed_expires in pairs(filed) do
+					if type(filed_expires) == "number" and filed_expires > now then
+						tokens[filed_token] = filed_expires
+					end
+				end
+			end
+			for token, expires in pairs(added) do
+				tokens[token] = expires
+			end
+			merged[account] = tokens
+		end
+	end
+	if (next(merged)) ~= nil then
+		logged(
+			"file invites under their accounts",
+			function() return store:set_keys(nil, merged) end
+		)
+	end
+end
+____exports.INDEX_VERSION = 1
+local reserved_map
+local reserved_all
+local index_state
+local function reserved_store()
+	if reserved_map == nil then
+		reserved_map = module:open_store("invites_register_reserved", "map")
+	end
+	return reserved_map
+end
+local function state_store()
+	if index_state == nil then
+		index_state = module:open_store("invites_register_index")
+	end
+	return index_state
 end
 --- All reserved entries; ok false when storage failed.
 function ____exports.read_reserved()
@@ -429,36 +467,15 @@ function ____exports.remove_reserved(token)
 	)
 	return ok
 end
---- The tokens filed under `account` (token → expiry); ok false when storage failed.
-function ____exports.read_named(account)
-	local store = named_store()
-	return logged(
-		"read the invites naming an account",
-		function() return store:get(nil, account) end
-	)
-end
---- Files `token` under each of `accounts` (read, then written: the map's value is the account's set, expired ones dropped).
+--- Files `token` under each of `accounts`.
 function ____exports.add_named(accounts, token, expires)
-	local store = named_store()
-	local now = os.time()
+	local additions = {}
 	for ____, account in ipairs(accounts) do
-		local ok, filed = ____exports.read_named(account)
-		if ok then
-			local tokens = {}
-			if filed ~= nil and type(filed) == "table" then
-				for filed_token, filed_expires in pairs(filed) do
-					if type(filed_expires) == "number" and filed_expires > now then
-						tokens[filed_token] = filed_expires
-					end
-				end
-			end
-			tokens[token] = expires
-			logged(
-				"file an invite under its account",
-				function() return store:set(nil, account, tokens) end
-			)
-		end
+		local tokens = {}
+		tokens[token] = expires
+		additions[account] = tokens
 	end
+	____exports.merge_named(additions)
 end
 --- Replaces the whole sets of several accounts in one call (the first complete read).
 function ____exports.write_named(accounts)
@@ -645,6 +662,7 @@ local named_accounts = ____invite_accounts.named_accounts
 local record_void = ____invite_accounts.record_void
 local ____invite_index_store = require("invite_index_store")
 local add_named = ____invite_index_store.add_named
+local merge_named = ____invite_index_store.merge_named
 local INDEX_VERSION = ____invite_index_store.INDEX_VERSION
 local read_index_state = ____invite_index_store.read_index_state
 local read_reserved = ____invite_index_store.read_reserved
@@ -669,9 +687,6 @@ function release_reservation(username, token)
 	unfile(by_username, username, token)
 	remove_reserved(token)
 end
---- Seconds between complete reads of mod_invites' store; nil (the default): never after the first.
-local configured_refresh = module:get_option_number("invite_reservation_refresh")
-local refresh_interval = configured_refresh ~= nil and configured_refresh > 0 and configured_refresh or nil
 --- After a failed read, how long storage is left alone (every use meanwhile fails closed).
 local RETRY_SECONDS = 10
 by_username = {}
@@ -719,7 +734,8 @@ local function usable_record(token, record, now)
 end
 --- Reads every pending invite (mod_invites' whole store) and files what it
 -- finds: at the first load of this version, and every
--- `invite_reservation_refresh` seconds when that is set. What was not known
+-- `invite_reservation_refresh` seconds when that is set and storage is not
+-- SQL (outside_invites.ts). What was not known
 -- is written to this module's stores. False (logged) when storage failed.
 local function scan(first)
 	local now = os.time()
@@ -747,14 +763,9 @@ local function scan(first)
 					new_reserved[token] = {username = username, expires = record.expires}
 				end
 			end
-			if first then
+			if first or not known then
 				for ____, account in ipairs(accounts_named(record)) do
 					file_under(named, account, token, record.expires)
-				end
-			elseif not known then
-				local accounts = accounts_named(record)
-				if #accounts > 0 then
-					add_named(accounts, token, record.expires)
 				end
 			end
 		end
@@ -766,6 +777,9 @@ local function scan(first)
 	if first and ((next(named)) ~= nil and not write_named(named) or not write_index_state({version = INDEX_VERSION, scanned_at = now})) then
 		failed_at = now
 		return false
+	end
+	if not first and (next(named)) ~= nil then
+		merge_named(named)
 	end
 	by_username = names
 	by_token = tokens_to_names
@@ -855,7 +869,7 @@ local function sweep_expired()
 		module:log("debug", "Dropped %d expired invites from memory", #expired)
 	end
 end
---- The timers: the load retried until it succeeds, the hourly sweep, and the complete reads when configured.
+--- The timers: the load retried until it succeeds, and the hourly sweep.
 function ____exports.start_index_timers()
 	module:add_timer(
 		SWEEP_SECONDS,
@@ -885,21 +899,66 @@ function ____exports.start_index_timers()
 			end
 		)
 	end
-	if refresh_interval ~= nil then
-		local interval = refresh_interval
-		module:add_timer(
-			interval,
-			function()
-				if ready then
-					local ok, err = pcall(scan, false)
-					if not ok then
-						module:log("error", "Could not read the pending invites: %s", err)
-					end
+end
+--- Reads every pending invite again (outside_invites.ts, when
+-- `invite_reservation_refresh` is set and storage is not SQL). Once the
+-- index is loaded; false when storage failed (logged).
+function ____exports.read_every_pending_invite()
+	return ready and scan(false)
+end
+--- Whether the reservations are loaded (until then, every name is "unknown").
+function ____exports.index_ready()
+	return ready
+end
+--- Whether `token` is in memory as a pending invite's (expired ones until the hourly sweep).
+function ____exports.is_known_invite(token)
+	return pending[token] ~= nil
+end
+--- Invites found in storage that this server did not see being made
+-- (written by another tool, or made before a restart): filed as
+-- invite-created files a new one, with one write per store for the whole
+-- batch. Returns the tokens of records that are not a usable pending
+-- invite (expired, not for registration, malformed), which need no second
+-- look.
+function ____exports.take_in_found_invites(found)
+	local now = os.time()
+	local unusable = {}
+	local new_reserved = {}
+	local named = {}
+	do
+		local i = 0
+		while i < #found do
+			local token = found[i + 1].token
+			local record = found[i + 1].record
+			if not usable_record(token, record, now) or record.token ~= token or record.allow_registration ~= true then
+				unusable[#unusable + 1] = token
+			elseif pending[token] == nil then
+				pending[token] = record.expires
+				local username = reserved_username(record, module.host)
+				if username ~= nil then
+					reserve(username, token, record.expires)
+					new_reserved[token] = {username = username, expires = record.expires}
+					module:log(
+						"debug",
+						"Invite %s written by another process reserves %s",
+						redact(token),
+						username
+					)
 				end
-				return interval
+				for ____, account in ipairs(accounts_named(record)) do
+					file_under(named, account, token, record.expires)
+				end
 			end
-		)
+			i = i + 1
+		end
 	end
+	if (next(new_reserved)) ~= nil then
+		write_reserved(new_reserved)
+	end
+	if (next(named)) ~= nil then
+		merge_named(named)
+	end
+	return unusable
 end
 --- invite-created: an invite made in this server is pending, and reserves its username, at once.
 function ____exports.add_pending_invite(record)
@@ -2439,6 +2498,311 @@ function ____exports.prefill_registration_form(event)
 end
 return ____exports
  end,
+["sql_invite_pages"] = function(...)
+local ____exports = {}
+local decode, json
+local ____prosody_require = require("prosody_require")
+local prosody_require = ____prosody_require.prosody_require
+function decode(value_type, value)
+	if value_type ~= "json" or value == nil then
+		return nil
+	end
+	local decoded = json.decode(value)
+	return decoded
+end
+json = prosody_require("util.json")
+local paths = prosody_require("util.paths")
+local storagemanager = prosody_require("core.storagemanager")
+local STORE = "invite_token"
+--- mod_storage_sql's normalize_params(), which its connections are keyed by.
+local function configured_params()
+	local given = module:get_option("sql", {driver = "SQLite3"})
+	if type(given) ~= "table" then
+		return nil
+	end
+	local params = given
+	if type(params.driver) ~= "string" then
+		return nil
+	end
+	local database = params.database
+	if params.driver == "SQLite3" and database ~= ":memory:" then
+		database = paths.resolve_relative_path(prosody.paths.data or ".", database or "prosody.sqlite")
+	end
+	if type(database) ~= "string" then
+		return nil
+	end
+	return {
+		driver = params.driver,
+		database = database,
+		username = params.username,
+		password = params.password,
+		host = params.host,
+		port = params.port
+	}
+end
+local function same_database(a, b)
+	return a.driver == b.driver and a.database == b.database and a.host == b.host and a.port == b.port and a.username == b.username
+end
+--- mod_storage_sql's connection to the database that holds this host's
+-- invites, or nil when they are not in SQL storage (or the driver has not
+-- connected yet: asked again later).
+function ____exports.invite_sql_engine()
+	local driver, driver_name = storagemanager.get_driver(module.host, STORE)
+	if driver == nil or driver_name ~= "sql" then
+		return nil
+	end
+	local params = configured_params()
+	if params == nil then
+		return nil
+	end
+	local engines = module:shared("/*/sql/connections")
+	for ____, engine in pairs(engines) do
+		if type(engine) == "table" and type(engine.params) == "table" and same_database(engine.params, params) then
+			return engine
+		end
+	end
+	return nil
+end
+local TOKENS_SQL = "SELECT \"key\" FROM \"prosody\" WHERE \"host\"=? AND \"user\"=? AND \"store\"=? AND \"key\">? ORDER BY \"key\" LIMIT %d"
+local RECORDS_SQL = "SELECT \"key\",\"type\",\"value\" FROM \"prosody\" WHERE \"host\"=? AND \"user\"=? AND \"store\"=? AND \"key\">? AND \"key\"<=? ORDER BY \"key\""
+--- Runs `f` in a transaction of `engine`: its result, or nil and the error.
+local function in_transaction(engine, f)
+	local ok, result = engine:transaction(f)
+	if not ok then
+		return nil, tostring(result)
+	end
+	return result
+end
+--- The tokens of the stored invites that come after `after` (in the
+-- database's order), at most `limit`: only the keys, a few bytes a row
+-- (1 000 rows: about 1 ms with SQLite, 3 ms with PostgreSQL on loopback).
+-- Nil and the error when the database failed.
+function ____exports.list_invite_tokens(engine, after, limit)
+	local sql = string.format(TOKENS_SQL, limit)
+	return in_transaction(
+		engine,
+		function()
+			local tokens = {}
+			for row in engine:select(
+				sql,
+				module.host,
+				"",
+				STORE,
+				after
+			) do
+				local token = row[1]
+				if token ~= nil then
+					tokens[#tokens + 1] = token
+				end
+			end
+			return tokens
+		end
+	)
+end
+--- The stored invites with tokens after `after` up to `last`, in order, for
+-- `take(token)` to decode (`decode()`) or skip; `take` returns false to
+-- stop. One query for the range (1 000 rows: about 7 ms with SQLite, 8 ms
+-- with PostgreSQL); decoding costs about 13 µs an invite. Nil and the
+-- error when the database failed.
+function ____exports.read_invite_range(engine, after, last, take)
+	return in_transaction(
+		engine,
+		function()
+			for row in engine:select(
+				RECORDS_SQL,
+				module.host,
+				"",
+				STORE,
+				after,
+				last
+			) do
+				local token, value_type, value = row[1], row[2], row[3]
+				if token ~= nil and not take(
+					token,
+					function() return decode(value_type, value) end
+				) then
+					break
+				end
+			end
+			return true
+		end
+	)
+end
+return ____exports
+ end,
+["outside_invites"] = function(...)
+local ____exports = {}
+local ____invite_claims = require("invite_claims")
+local was_used = ____invite_claims.was_used
+local ____pending_invites = require("pending_invites")
+local index_ready = ____pending_invites.index_ready
+local is_known_invite = ____pending_invites.is_known_invite
+local read_every_pending_invite = ____pending_invites.read_every_pending_invite
+local take_in_found_invites = ____pending_invites.take_in_found_invites
+local ____prosody_require = require("prosody_require")
+local prosody_require = ____prosody_require.prosody_require
+local ____sql_invite_pages = require("sql_invite_pages")
+local invite_sql_engine = ____sql_invite_pages.invite_sql_engine
+local list_invite_tokens = ____sql_invite_pages.list_invite_tokens
+local read_invite_range = ____sql_invite_pages.read_invite_range
+local time = prosody_require("util.time")
+--- Rows per page: rows of known invites cost about 1 µs each (they are not decoded).
+local PAGE_ROWS = 1000
+--- Seconds a page may spend decoding invites not known before (about 20-50 µs each); the rest waits for the next page.
+local PAGE_BUDGET = 0.02
+--- Seconds between two pages of a round.
+local PAGE_SECONDS = 1
+--- Seconds to the next page after one that found invites not known before: more may follow (catching up after a start or a bulk write).
+local CATCH_UP_SECONDS = 0.1
+local configured_refresh = module:get_option_number("invite_reservation_refresh")
+local refresh = configured_refresh ~= nil and configured_refresh > 0 and configured_refresh or nil
+--- Seconds from the end of a round over SQL storage to the next.
+local SQL_ROUND_SECONDS = refresh or 60
+--- Where the current round is: the last token read ("" before the first).
+local after = ""
+--- Tokens whose rows are no usable pending invite (expired, malformed): not decoded again.
+local unusable = {}
+--- Rows read and invites newly found in the current round, for the log.
+local round_rows = 0
+local round_found = 0
+--- The longest a page of the current round kept the server busy (wall time: a database answer included), in seconds.
+local round_longest = 0
+--- A row needs no decoding when its invite is known: pending in memory, used here, or not usable.
+local function known(token)
+	return is_known_invite(token) or unusable[token] ~= nil or was_used(token)
+end
+--- The invites of one page that are not known yet, read and decoded until
+-- PAGE_BUDGET has passed (at least one, so that a round always moves on).
+-- The token up to which the page was gone through, or nil and the error.
+local function read_unknown(engine, tokens, started, found)
+	local reached = after
+	local ok, err = read_invite_range(
+		engine,
+		after,
+		tokens[#tokens],
+		function(token, decode)
+			if not known(token) then
+				if #found > 0 and time.now() - started > PAGE_BUDGET then
+					return false
+				end
+				found[#found + 1] = {
+					token = token,
+					record = decode()
+				}
+			end
+			reached = token
+			return true
+		end
+	)
+	if ok == nil then
+		return nil, err or "unknown error"
+	end
+	return reached
+end
+--- How many of a page's tokens come up to `reached` (all of them when it is not among them).
+local function gone_through(tokens, reached)
+	do
+		local i = #tokens - 1
+		while i >= 0 do
+			if tokens[i + 1] == reached then
+				return i + 1
+			end
+			i = i - 1
+		end
+	end
+	return #tokens
+end
+--- One page of a round; the seconds until the next page (or the next round).
+local function next_page()
+	if not index_ready() then
+		return PAGE_SECONDS * 10
+	end
+	local engine = invite_sql_engine()
+	if engine == nil then
+		return SQL_ROUND_SECONDS
+	end
+	local started = time.now()
+	local tokens, list_err = list_invite_tokens(engine, after, PAGE_ROWS)
+	if tokens == nil then
+		module:log("warn", "Could not look for invites written by other processes: %s", list_err)
+		return SQL_ROUND_SECONDS
+	end
+	local reached = #tokens > 0 and tokens[#tokens] or after
+	local more = #tokens == PAGE_ROWS
+	local found = {}
+	local unknown = 0
+	for ____, token in ipairs(tokens) do
+		if not known(token) then
+			unknown = unknown + 1
+		end
+	end
+	if unknown > 0 then
+		local read_up_to, read_err = read_unknown(engine, tokens, started, found)
+		if read_up_to == nil then
+			module:log("warn", "Could not look for invites written by other processes: %s", read_err)
+			return SQL_ROUND_SECONDS
+		end
+		more = more or read_up_to ~= reached
+		reached = read_up_to
+	end
+	for ____, token in ipairs(take_in_found_invites(found)) do
+		unusable[token] = true
+	end
+	round_rows = round_rows + gone_through(tokens, reached)
+	round_found = round_found + #found
+	round_longest = math.max(
+		round_longest,
+		time.now() - started
+	)
+	if not more then
+		module:log(
+			"debug",
+			"Looked for invites written by other processes: %d stored, %d not known before; longest page %.1f ms",
+			round_rows,
+			round_found,
+			round_longest * 1000
+		)
+		after = ""
+		round_rows = 0
+		round_found = 0
+		round_longest = 0
+		return SQL_ROUND_SECONDS
+	end
+	after = reached
+	return #found > 0 and CATCH_UP_SECONDS or PAGE_SECONDS
+end
+--- Starts looking for invites written by other processes, as the storage allows (see above).
+function ____exports.watch_outside_invites()
+	if invite_sql_engine() ~= nil then
+		module:add_timer(
+			PAGE_SECONDS,
+			function()
+				local ok, delay = pcall(next_page)
+				if not ok then
+					module:log("error", "Could not look for invites written by other processes: %s", delay)
+					return SQL_ROUND_SECONDS
+				end
+				return delay
+			end
+		)
+		return
+	end
+	if refresh ~= nil then
+		local interval = refresh
+		module:add_timer(
+			interval,
+			function()
+				local ok, err = pcall(read_every_pending_invite)
+				if not ok then
+					module:log("error", "Could not read the pending invites: %s", err)
+				end
+				return interval
+			end
+		)
+	end
+end
+return ____exports
+ end,
 ["mod_invites_register"] = function(...)
 local ____exports = {}
 local ____deleted_accounts = require("deleted_accounts")
@@ -2462,6 +2826,8 @@ local ____pending_invites = require("pending_invites")
 local add_pending_invite = ____pending_invites.add_pending_invite
 local load_invite_index = ____pending_invites.load_invite_index
 local start_index_timers = ____pending_invites.start_index_timers
+local ____outside_invites = require("outside_invites")
+local watch_outside_invites = ____outside_invites.watch_outside_invites
 local ____roster_subscriptions = require("roster_subscriptions")
 local approve_preauth_subscription = ____roster_subscriptions.approve_preauth_subscription
 local ____temp_0 = module:get_option_boolean(
@@ -2488,6 +2854,10 @@ if prosody.process_type == "prosody" then
 		module:log("error", "Could not read the pending invites: %s", err)
 	end
 	start_index_timers()
+	local watching, watch_err = pcall(watch_outside_invites)
+	if not watching then
+		module:log("error", "Could not look for invites written by other processes: %s", watch_err)
+	end
 end
 module:hook(
 	"invite-created",

@@ -96,14 +96,29 @@ export function read_named(account: string): LuaMultiReturn<[boolean, LuaTable<s
 	return logged("read the invites naming an account", () => store.get(undefined, account));
 }
 
-/** Files `token` under each of `accounts` (read, then written: the map's value is the account's set, expired ones dropped). */
+/** Files `token` under each of `accounts`. */
 export function add_named(accounts: readonly string[], token: string, expires: number): void {
+	const additions = new LuaTable<string, LuaTable<string, number>>();
+	for (const account of accounts) {
+		const tokens = new LuaTable<string, number>();
+		tokens.set(token, expires);
+		additions.set(account, tokens);
+	}
+	merge_named(additions);
+}
+
+/**
+ * Adds tokens to the sets of several accounts (account → token → expiry):
+ * each set read, then all written in one call. Expired invites are dropped
+ * on the way: an account's set holds its pending invites.
+ */
+export function merge_named(additions: LuaTable<string, LuaTable<string, number>>): void {
 	const store = named_store();
 	const now = os.time();
-	for (const account of accounts) {
+	const merged = new LuaTable<string, LuaTable<string, number>>();
+	for (const [account, added] of additions) {
 		const [ok, filed] = read_named(account);
 		if (ok) {
-			// Expired invites are dropped on the way: an account's set holds its pending invites.
 			const tokens = new LuaTable<string, number>();
 			if (filed !== undefined && type(filed) === "table") {
 				for (const [filed_token, filed_expires] of filed) {
@@ -112,9 +127,14 @@ export function add_named(accounts: readonly string[], token: string, expires: n
 					}
 				}
 			}
-			tokens.set(token, expires);
-			logged("file an invite under its account", () => store.set(undefined, account, tokens));
+			for (const [token, expires] of added) {
+				tokens.set(token, expires);
+			}
+			merged.set(account, tokens);
 		}
+	}
+	if (next(merged)[0] !== undefined) {
+		logged("file invites under their accounts", () => store.set_keys(undefined, merged));
 	}
 }
 

@@ -18,6 +18,7 @@ import { account_registered, check_registration, complete_password_reset, presen
 import { prefill_registration_form } from "./registration_form";
 import { track_registration_attempt } from "./registration_attempts";
 import { add_pending_invite, load_invite_index, start_index_timers } from "./pending_invites";
+import { watch_outside_invites } from "./outside_invites";
 import { approve_preauth_subscription } from "./roster_subscriptions";
 import type { AccountEvent } from "./types/events";
 import type { ModInvites } from "./types/mod_invites";
@@ -43,6 +44,11 @@ if (prosody.process_type === "prosody") {
 		module.log("error", "Could not read the pending invites: %s", err);
 	}
 	start_index_timers();
+	// Invites written into storage by other processes, found without a read of all of them.
+	const [watching, watch_err] = pcall(watch_outside_invites);
+	if (!watching) {
+		module.log("error", "Could not look for invites written by other processes: %s", watch_err);
+	}
 }
 
 // A new invite is pending, and reserves its username, at once.

@@ -8,8 +8,9 @@
  *    its session or address has spent its budget of invalid tokens
  *    (token_limits.ts): an attacker on the same address never locks out
  *    an invitee. Known: the invites made or used in this server since it
- *    started, the bound ones made before, and every one found by a
- *    complete read. (An invite made before a restart that its invitee
+ *    started, the bound ones made before, and every one found in storage
+ *    since (outside_invites.ts: on SQL storage, within minutes of a start).
+ *    (Until then, an invite made before a restart that its invitee
  *    presents from an address over its budget waits for the budget to
  *    refill, one token every few seconds.)
  *
@@ -21,8 +22,7 @@
  * an invite is made in the server (mod_invites' invite-created event) and
  * read whole only for the reservations (one entry per bound invite) when
  * the module loads. Invites written straight into storage by another tool
- * are seen only if `invite_reservation_refresh` is set: every that many
- * seconds, a timer reads every pending invite (the cost above).
+ * are found by outside_invites.ts, page by page on SQL storage.
  *
  * A reservation found is confirmed against mod_invites' own record before
  * a registration is refused, so a used, deleted or expired invite frees
@@ -34,6 +34,7 @@ import { bound_username, read_account_invite, read_all_account_invites, reset_ta
 import { named_accounts, record_void } from "./invite_accounts";
 import {
 	add_named,
+	merge_named,
 	INDEX_VERSION,
 	read_index_state,
 	read_reserved,
@@ -47,9 +48,6 @@ import {
 import { redact } from "./tokens";
 import type { InviteRecord } from "./types/mod_invites";
 
-/** Seconds between complete reads of mod_invites' store; nil (the default): never after the first. */
-const configured_refresh = module.get_option_number("invite_reservation_refresh");
-const refresh_interval = configured_refresh !== undefined && configured_refresh > 0 ? configured_refresh : undefined;
 /** After a failed read, how long storage is left alone (every use meanwhile fails closed). */
 const RETRY_SECONDS = 10;
 
@@ -118,7 +116,8 @@ function usable_record(token: unknown, record: unknown, now: number): record is 
 /**
  * Reads every pending invite (mod_invites' whole store) and files what it
  * finds: at the first load of this version, and every
- * `invite_reservation_refresh` seconds when that is set. What was not known
+ * `invite_reservation_refresh` seconds when that is set and storage is not
+ * SQL (outside_invites.ts). What was not known
  * is written to this module's stores. False (logged) when storage failed.
  */
 function scan(first: boolean): boolean {
@@ -148,14 +147,9 @@ function scan(first: boolean): boolean {
 					new_reserved.set(token, { username, expires: record.expires });
 				}
 			}
-			if (first) {
+			if (first || !known) {
 				for (const account of accounts_named(record)) {
 					file_under(named, account, token, record.expires);
-				}
-			} else if (!known) {
-				const accounts = accounts_named(record);
-				if (accounts.length > 0) {
-					add_named(accounts, token, record.expires);
 				}
 			}
 		}
@@ -167,6 +161,9 @@ function scan(first: boolean): boolean {
 	if (first && ((next(named)[0] !== undefined && !write_named(named)) || !write_index_state({ version: INDEX_VERSION, scanned_at: now }))) {
 		failed_at = now;
 		return false;
+	}
+	if (!first && next(named)[0] !== undefined) {
+		merge_named(named);
 	}
 	by_username = names;
 	by_token = tokens_to_names;
@@ -253,7 +250,7 @@ function sweep_expired(): void {
 	}
 }
 
-/** The timers: the load retried until it succeeds, the hourly sweep, and the complete reads when configured. */
+/** The timers: the load retried until it succeeds, and the hourly sweep. */
 export function start_index_timers(): void {
 	module.add_timer(SWEEP_SECONDS, () => {
 		const [ok, err] = pcall(sweep_expired);
@@ -271,18 +268,71 @@ export function start_index_timers(): void {
 			return ok && loaded ? undefined : RETRY_SECONDS;
 		});
 	}
-	if (refresh_interval !== undefined) {
-		const interval = refresh_interval;
-		module.add_timer(interval, () => {
-			if (ready) {
-				const [ok, err] = pcall(scan, false);
-				if (!ok) {
-					module.log("error", "Could not read the pending invites: %s", err);
-				}
+}
+
+/**
+ * Reads every pending invite again (outside_invites.ts, when
+ * `invite_reservation_refresh` is set and storage is not SQL). Once the
+ * index is loaded; false when storage failed (logged).
+ */
+export function read_every_pending_invite(): boolean {
+	return ready && scan(false);
+}
+
+/** Whether the reservations are loaded (until then, every name is "unknown"). */
+export function index_ready(): boolean {
+	return ready;
+}
+
+/** Whether `token` is in memory as a pending invite's (expired ones until the hourly sweep). */
+export function is_known_invite(token: string): boolean {
+	return pending.get(token) !== undefined;
+}
+
+/** A stored invite read some other way than from invite-created: its token (the key) and its record, unchecked. */
+export interface FoundInvite {
+	readonly token: string;
+	readonly record: unknown;
+}
+
+/**
+ * Invites found in storage that this server did not see being made
+ * (written by another tool, or made before a restart): filed as
+ * invite-created files a new one, with one write per store for the whole
+ * batch. Returns the tokens of records that are not a usable pending
+ * invite (expired, not for registration, malformed), which need no second
+ * look.
+ */
+export function take_in_found_invites(found: readonly FoundInvite[]): string[] {
+	const now = os.time();
+	const unusable: string[] = [];
+	const new_reserved = new LuaTable<string, ReservedEntry>();
+	const named = new LuaTable<string, LuaTable<string, number>>();
+	for (let i = 0; i < found.length; i++) {
+		const token = found[i].token;
+		const record = found[i].record;
+		if (!usable_record(token, record, now) || record.token !== token || record.allow_registration !== true) {
+			unusable[unusable.length] = token;
+		} else if (pending.get(token) === undefined) {
+			pending.set(token, record.expires);
+			const username = reserved_username(record, module.host);
+			if (username !== undefined) {
+				reserve(username, token, record.expires);
+				new_reserved.set(token, { username, expires: record.expires });
+				module.log("debug", "Invite %s written by another process reserves %s", redact(token), username);
 			}
-			return interval;
-		});
+			for (const account of accounts_named(record)) {
+				file_under(named, account, token, record.expires);
+			}
+		}
 	}
+	if (next(new_reserved)[0] !== undefined) {
+		write_reserved(new_reserved);
+	}
+	if (next(named)[0] !== undefined) {
+		merge_named(named);
+	}
+	return unusable;
 }
 
 /** invite-created: an invite made in this server is pending, and reserves its username, at once. */

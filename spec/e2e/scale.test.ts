@@ -34,8 +34,20 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 const matrix = prosodyVersions.flatMap((version) => (["sqlite", "postgres"] as Storage[]).map((storage) => [version, storage] as const));
 
+/** The next line of the server log (after `from` characters) that matches, within `ms`. */
+async function logLine(server: ProsodyServer, from: number, pattern: RegExp, ms: number): Promise<RegExpMatchArray> {
+	const deadline = Date.now() + ms;
+	for (;;) {
+		const match = server.log().slice(from).match(pattern);
+		if (match) return match;
+		if (Date.now() > deadline) throw new Error(`no log line ${pattern} within ${ms} ms`);
+		await new Promise((resolve) => setTimeout(resolve, 250));
+	}
+}
+
 describe.each(matrix)("Prosody %s with %s storage and 30 000 pending invites", (version, storage) => {
-	const server = useServer({ version, storage });
+	// Rounds over the stored invites 2 s apart (default 60), so that a test sees several.
+	const server = useServer({ version, storage, config: { invite_reservation_refresh: 2 } });
 
 	test(
 		"loading the module reads none of them, and registrations stay as fast as with 300",
@@ -48,6 +60,46 @@ describe.each(matrix)("Prosody %s with %s storage and 30 000 pending invites", (
 			expect(loadMs).toBeLessThan(200); // a complete read of 30 000 invites costs about 600 ms
 			const after = median(await registrationTimes(server(), many, "many"));
 			expect(after).toBeLessThan(before * 2 + 50);
+		},
+		120_000,
+	);
+
+	test(
+		"a bound invite written straight into the database reserves its username within a round; no page keeps the server busy for 50 ms",
+		async () => {
+			if ((await server().lua<number>(`(function () local n = 0; for _ in pairs(assert(require "core.storagemanager".open(host.host, "invite_token", "keyval"):get(nil))) do n = n + 1; end return n; end)()`)) < MANY) {
+				await fillInviteStore(server(), MANY, 0);
+			}
+			const from = server().log().length;
+			// Straight into mod_invites' store, as a tool writing the database would: no invite-created event.
+			const token = await server().lua<string>(`(function ()
+				local token = require "util.id".medium();
+				assert(require "core.storagemanager".open(host.host, "invite_token", "map"):set(nil, token, {
+					type = "register", jid = "outsider@" .. host.host, token = token, allow_registration = true,
+					uri = "xmpp:outsider@" .. host.host .. "?register;preauth=" .. token, created_at = os.time(), expires = os.time() + 3600 }));
+				return token;
+			end)()`);
+			// A round over 30 000 invites takes 30 pages, one a second.
+			await logLine(server(), from, /written by another process reserves outsider/, 45_000);
+			const round = await logLine(server(), from, /Looked for invites written by other processes: (\d+) stored, \d+ not known before; longest page ([0-9.]+) ms/, 45_000);
+			expect(Number(round[1])).toBeGreaterThan(MANY);
+			expect(Number(round[2])).toBeLessThan(50);
+			const other = await server().createAccountInvite();
+			const client = await Connection.open(server(), "other");
+			try {
+				expect((await client.preauth(other.token)).attrs.type).toBe("result");
+				const refused = await client.register("outsider", "scale-password");
+				expect(refused.getChild("error")?.getChild("conflict", "urn:ietf:params:xml:ns:xmpp-stanzas")).toBeDefined();
+			} finally {
+				await client.close();
+			}
+			const invited = await Connection.open(server(), "outsider");
+			try {
+				expect((await invited.preauth(token)).attrs.type).toBe("result");
+				expect((await invited.register("outsider", "scale-password")).attrs.type).toBe("result");
+			} finally {
+				await invited.close();
+			}
 		},
 		120_000,
 	);

@@ -119,17 +119,18 @@ export class ProsodySim {
 			this.call(`sim:module("invites").delete_account_invite(...)`, token);
 		},
 		/**
-		 * An account invite for `username` written to storage by another
+		 * An account invite for `username` (none: any) written to storage by another
 		 * process (prosodyctl, another server sharing the database): no
 		 * invite-created event reaches this server.
 		 */
-		createElsewhere: (username: string, ttl = 3600): Invite =>
+		createElsewhere: (username: string | undefined, ttl = 3600): Invite =>
 			this.created(this.call(`
 				local username, ttl = ...;
 				local token = ("Elsewhere%015d"):format(sim.random(1, 2147483646)); -- 24 characters, as mod_invites makes them
+				local jid = username and (username .. "@" .. sim.host) or sim.host; -- without a username: an open invite
 				local invite = {
-					type = "register", jid = username .. "@" .. sim.host, token = token, allow_registration = true,
-					uri = "xmpp:" .. username .. "@" .. sim.host .. "?register;preauth=" .. token,
+					type = "register", jid = jid, token = token, allow_registration = true,
+					uri = "xmpp:" .. jid .. "?register;preauth=" .. token,
 					created_at = sim.now, expires = sim.now + ttl,
 				};
 				assert(sim.storage.open(sim.host, "invite_token", "map"):set(nil, token, invite));
@@ -317,6 +318,15 @@ export class ProsodySim {
 	/** Time as mod_invites sees it (os.time()). */
 	advance(seconds: number): void {
 		this.call("sim:advance(...)", seconds);
+	}
+
+	/** What the simulated mod_storage_sql's connection has answered (storage = "sql"): pages of keys, keys listed, rows read with their values. */
+	sqlReads(): { pages: number; rows: number; records: number } {
+		return this.call("local e = sim.storage.sql_engine; return { pages = e and e.pages or 0, rows = e and e.rows or 0, records = e and e.records or 0 }") as {
+			pages: number;
+			rows: number;
+			records: number;
+		};
 	}
 
 	readonly storage = {

@@ -7,6 +7,7 @@ export type * from "./moduleapi";
 export type * from "./prosody";
 export type * from "./rostermanager";
 export type * from "./session";
+export type * from "./sql";
 export type * from "./stanza";
 export type * from "./statsmanager";
 export type * from "./storage";

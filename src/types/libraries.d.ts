@@ -5,6 +5,7 @@
  */
 import type { JidLib } from "./jid";
 import type { RosterManager } from "./rostermanager";
+import type { JsonLib, PathsLib, StorageManager, TimeLib } from "./sql";
 import type { StanzaLib } from "./stanza";
 import type { CacheLib, ThrottleLib } from "./throttle";
 import type { UserManager } from "./usermanager";
@@ -16,4 +17,8 @@ export interface ProsodyLibraries {
 	"core.usermanager": UserManager;
 	"util.throttle": ThrottleLib;
 	"util.cache": CacheLib;
+	"core.storagemanager": StorageManager;
+	"util.paths": PathsLib;
+	"util.json": JsonLib;
+	"util.time": TimeLib;
 }

@@ -10,6 +10,8 @@ export interface ProsodyGlobal {
 	/** "prosody" in the server, "prosodyctl" under prosodyctl. */
 	readonly process_type?: string;
 	readonly version?: string;
+	/** The folders the server runs with (`data`: where file storage and a relative SQLite database live). */
+	readonly paths: { readonly data?: string };
 	readonly hosts: LuaTable<string, HostSession>;
 	/** Global events (what `module:hook_global` hooks). */
 	readonly events: EventsObject;

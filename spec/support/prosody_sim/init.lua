@@ -91,6 +91,18 @@ function Sim.new(opts)
 	self.rostermanager = self.require("core.rostermanager");
 	self.usermanager = self.require("core.usermanager");
 	self:_activate_host(self.host);
+	-- Which driver a store uses, as core.storagemanager reads it from the config.
+	local configmanager = self:_configmanager();
+	function self.storage.configured_storage(host, store_name)
+		local configured = configmanager.get(host, "storage");
+		if type(configured) == "table" then configured = configured[store_name]; end
+		return configured or configmanager.get(host, "default_storage");
+	end
+	function self.storage.load_sql(host)
+		if not self.modulemanager.get_module(host, "storage_sim_sql") then
+			assert(self.modulemanager.load(host, "storage_sim_sql"));
+		end
+	end
 	for _, name in ipairs(opts.modules or DEFAULT_MODULES) do
 		if not self.modulemanager.get_module(self.host, name) then
 			local ok, err = self.modulemanager.load(self.host, name);

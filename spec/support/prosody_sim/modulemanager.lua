@@ -103,6 +103,7 @@ function modulemanager.new(sim)
 			object.remove_handler(event, handler);
 		end
 		modules_of(host)[name] = nil;
+		mod.module.loaded = false; -- as Prosody's: its timers stop (moduleapi's timer_callback)
 		return true;
 	end
 

@@ -139,10 +139,18 @@ function storage.new()
 
 	-- core.storagemanager's interface, as the code under test sees it.
 	state.manager = {
+		sim_state = state; -- for the simulated SQL driver
 		open = function (host, store_name, store_type) return state.open(host, store_name, store_type); end;
 		purge = state.purge;
 		initialize_host = function () end;
-		get_driver = function () return { name = "sim" }; end;
+		-- The driver a store would use and its name, from the host's
+		-- `storage` option; "sql" loads the simulated mod_storage_sql's
+		-- shared connection (modules/mod_storage_sim_sql.lua).
+		get_driver = function (host, store_name)
+			local configured = state.configured_storage and state.configured_storage(host, store_name) or nil;
+			if configured == "sql" and state.load_sql then state.load_sql(host); end
+			return { name = configured or "internal" }, configured or "internal";
+		end;
 	};
 	return state;
 end

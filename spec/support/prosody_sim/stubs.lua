@@ -90,8 +90,15 @@ function stubs.random(sim)
 	};
 end
 
+-- sim.time_step (seconds, default 0): how far now() moves on at each call,
+-- for code that measures how long it has been running.
 function stubs.time(sim)
-	return { now = function () return sim.now; end, monotonic = function () return sim.now; end };
+	local calls = 0;
+	local function now()
+		calls = calls + 1;
+		return sim.now + (sim.time_step or 0) * calls;
+	end
+	return { now = now, monotonic = function () return sim.now; end };
 end
 
 function stubs.pposix()
