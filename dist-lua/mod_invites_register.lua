@@ -264,13 +264,13 @@ function ____exports.reset_target(record)
 		return nil
 	end
 	local reset_username = data and data.allow_reset
-	local ____temp_7
+	local ____temp_10
 	if type(reset_username) == "string" then
-		____temp_7 = reset_username
+		____temp_10 = reset_username
 	else
-		____temp_7 = nil
+		____temp_10 = nil
 	end
-	return ____temp_7
+	return ____temp_10
 end
 local by_token
 local all_records
@@ -313,18 +313,46 @@ function ____exports.read_account_invite(token)
 	end
 	return record
 end
---- Every stored account invite (expired ones included), or nil when storage failed (logged).
-function ____exports.read_all_account_invites()
-	local ok, records, err = pcall(read_all)
-	if not ok or records == nil and err ~= nil then
-		local ____module_log_4 = module.log
+--- Deletes an invite's record from the host store (as mod_invites' use() does); false when storage failed (logged).
+function ____exports.delete_account_invite_record(token)
+	local ok, deleted, err = pcall(function()
+		if by_token == nil then
+			by_token = module:open_store("invite_token", "map")
+		end
+		return by_token:set(nil, token, nil)
+	end)
+	if not ok or deleted == nil then
+		local ____module_log_5 = module.log
+		local ____redact_result_4 = redact(token)
 		local ____ok_3
 		if ok then
 			____ok_3 = err
 		else
-			____ok_3 = records
+			____ok_3 = deleted
 		end
-		____module_log_4(module, "error", "Could not read the pending invites from storage: %s", ____ok_3)
+		____module_log_5(
+			module,
+			"warn",
+			"Could not delete invite %s from storage: %s",
+			____redact_result_4,
+			____ok_3
+		)
+		return false
+	end
+	return true
+end
+--- Every stored account invite (expired ones included), or nil when storage failed (logged).
+function ____exports.read_all_account_invites()
+	local ok, records, err = pcall(read_all)
+	if not ok or records == nil and err ~= nil then
+		local ____module_log_7 = module.log
+		local ____ok_6
+		if ok then
+			____ok_6 = err
+		else
+			____ok_6 = records
+		end
+		____module_log_7(module, "error", "Could not read the pending invites from storage: %s", ____ok_6)
 		return nil
 	end
 	return records or ({})
@@ -1122,6 +1150,211 @@ function ____exports.account_deleted(invites, deleted_username)
 end
 return ____exports
  end,
+["options"] = function(...)
+local ____exports = {}
+--- A positive number option, or its default.
+function ____exports.positive_option(name, default_value)
+	local value = module:get_option_number(name, default_value)
+	return value ~= nil and value > 0 and value or default_value
+end
+return ____exports
+ end,
+["registration_attempts"] = function(...)
+local ____exports = {}
+--- The attempt each coroutine is running: user-registering fires in the
+-- same coroutine as the IQ's hooks, and the session's own fields are
+-- wiped when it closes (so they cannot carry it). Weak keys: a finished
+-- coroutine's entry goes with it.
+local attempts = setmetatable({}, {__mode = "k"})
+--- The registration attempt of the running coroutine, if its IQ was seen.
+function ____exports.current_attempt()
+	local thread = coroutine.running()
+	return thread ~= nil and attempts[thread] or nil
+end
+function ____exports.track_registration_attempt(event)
+	local ____event_0 = event
+	local origin = ____event_0.origin
+	local stanza = ____event_0.stanza
+	if stanza.attr.type ~= "set" or origin.type ~= "c2s_unauthed" then
+		return
+	end
+	local attempt = {done = false}
+	local thread = coroutine.running()
+	if thread ~= nil then
+		attempts[thread] = attempt
+	end
+	local id = stanza.attr.id
+	local send = origin.send
+	local watching
+	watching = function(reply)
+		if type(reply) ~= "string" and reply.name == "iq" and reply.attr.id == id and (reply.attr.type == "result" or reply.attr.type == "error") then
+			attempt.done = true
+			if origin.send == watching then
+				origin.send = send
+			end
+		end
+		return send(reply)
+	end
+	origin.send = watching
+end
+return ____exports
+ end,
+["invite_claims"] = function(...)
+local ____exports = {}
+local ____options = require("options")
+local positive_option = ____options.positive_option
+local ____registration_attempts = require("registration_attempts")
+local current_attempt = ____registration_attempts.current_attempt
+--- The longest a registration whose session is gone may hold its claims
+-- while its answer was not seen (`invite_registration_timeout`, seconds):
+-- longer than any account write takes, so that a dropped connection does
+-- not let a second registration through while the first one is still
+-- creating its account.
+local IN_FLIGHT_SECONDS = positive_option("invite_registration_timeout", 60)
+--- How long a registration without a session (web registration) holds its
+-- claims: its end cannot be seen unless it succeeds, so a failed one frees
+-- the invite and the name this many seconds later.
+local SESSIONLESS_CLAIM_SECONDS = 10
+--- token → the registration holding that single-use invite.
+local claims = {}
+--- username → the registration creating that account.
+local name_claims = {}
+--- The tokens of the last single-use invites used here. mod_invites ignores
+-- a failed delete (the storage layer logs it), which would leave a used
+-- invite valid; these are refused whatever storage says. Two generations
+-- of at most USED_GENERATION tokens each: memory stays bounded, and no key
+-- is ever deleted from a full table (Lua does not reuse the slot of a
+-- deleted key, so a table kept at a fixed size by deleting one key per
+-- insert is rebuilt on every insert). USED_GENERATION is read once, at
+-- load, from `invites_register_used_tokens_generation` (a positive integer,
+-- default 4096; anything else means the default). The option exists for
+-- tests (a small generation reaches the turnover in a few registrations)
+-- and for tuning memory; it is not meant for everyday configuration.
+local configured_generation = module:get_option_number("invites_register_used_tokens_generation", 4096)
+local USED_GENERATION = configured_generation ~= nil and configured_generation >= 1 and math.floor(configured_generation) == configured_generation and configured_generation or 4096
+local used_now = {}
+local used_before = {}
+local used_now_count = 0
+--- Used invites that storage still holds (used_invites.ts): refused until they are deleted, however many come after.
+local burned = {}
+--- Whether `token` is a single-use invite used here lately, or one whose use storage did not record.
+function ____exports.was_used(token)
+	return used_now[token] ~= nil or used_before[token] ~= nil or burned[token] ~= nil
+end
+--- `token` was used but is still stored: refused until unburn().
+function ____exports.burn(token)
+	burned[token] = true
+end
+--- A burned invite is deleted from storage at last.
+function ____exports.unburn(token)
+	burned[token] = nil
+end
+--- Whether a claim still holds: while its session is open and not signed
+-- in (for a name: until its registration was answered); after its session
+-- closed, while its registration may still be writing the account (its
+-- answer not seen, for at most IN_FLIGHT_SECONDS); without session, for
+-- SESSIONLESS_CLAIM_SECONDS.
+local function is_held(claim, until_answered)
+	local session = claim.session
+	local now = os.time()
+	if session ~= nil then
+		local in_flight = claim.attempt ~= nil and not claim.attempt.done
+		if session.destroyed ~= true and session.type == "c2s_unauthed" then
+			return not until_answered or claim.attempt == nil or in_flight
+		end
+		return in_flight and now < claim.claimed_at + IN_FLIGHT_SECONDS
+	end
+	return now < claim.claimed_at + SESSIONLESS_CLAIM_SECONDS
+end
+--- Claims `key` in `table` for this registration; false when another
+-- registration holds it. `until_answered`: the claim ends once the
+-- registration was answered (names), rather than with its session
+-- (invites, which the session may retry with another name).
+local function claim_in(____table, key, session, event, until_answered)
+	local current = ____table[key]
+	if current ~= nil and is_held(current, until_answered) then
+		local ____temp_0
+		if session ~= nil then
+			____temp_0 = current.session == session
+		else
+			____temp_0 = current.event == event
+		end
+		local same = ____temp_0
+		if not same then
+			return false
+		end
+	end
+	local claimed_at = os.time()
+	if session ~= nil then
+		____table[key] = {
+			session = session,
+			attempt = current_attempt(),
+			claimed_at = claimed_at
+		}
+	else
+		____table[key] = {event = event, claimed_at = claimed_at}
+	end
+	return true
+end
+--- Claims `token` for this registration. False when another live
+-- registration holds it, or when it was burned.
+function ____exports.claim_invite(token, session, event)
+	return not ____exports.was_used(token) and claim_in(
+		claims,
+		token,
+		session,
+		event,
+		false
+	)
+end
+--- Claims the username this registration creates: false while another
+-- registration of the same name is in progress (mod_register_ibr checks
+-- that the name is free and then creates the account, and storage may let
+-- another registration run in between: the second would overwrite the
+-- first one's password).
+function ____exports.claim_username(username, session, event)
+	return type(username) ~= "string" or claim_in(
+		name_claims,
+		username,
+		session,
+		event,
+		true
+	)
+end
+--- The account exists now, or its registration gave up: the name's claim ends.
+function ____exports.release_username(username)
+	if type(username) == "string" then
+		name_claims[username] = nil
+	end
+end
+--- Ends the claim on `token` (the invite was used, or the registration gave up on it).
+function ____exports.release_invite(token)
+	claims[token] = nil
+end
+--- Ends any claim `session` holds on a token other than `token` (it presented a new invite).
+function ____exports.release_other_claims(session, token)
+	for claimed, claim in pairs(claims) do
+		if claim.session == session and claimed ~= token then
+			claims[claimed] = nil
+		end
+	end
+end
+--- A single-use invite was used: its claim ends, and it is refused from now on.
+function ____exports.mark_used(token)
+	claims[token] = nil
+	if used_now[token] ~= nil then
+		return
+	end
+	if used_now_count >= USED_GENERATION then
+		used_before = used_now
+		used_now = {}
+		used_now_count = 0
+	end
+	used_now[token] = true
+	used_now_count = used_now_count + 1
+end
+return ____exports
+ end,
 ["invites"] = function(...)
 local ____exports = {}
 local ____invite_records = require("invite_records")
@@ -1265,213 +1498,6 @@ function ____exports.use_invite(invite)
 		)
 	end
 	return ok
-end
-return ____exports
- end,
-["options"] = function(...)
-local ____exports = {}
---- A positive number option, or its default.
-function ____exports.positive_option(name, default_value)
-	local value = module:get_option_number(name, default_value)
-	return value ~= nil and value > 0 and value or default_value
-end
-return ____exports
- end,
-["registration_attempts"] = function(...)
-local ____exports = {}
---- The attempt each coroutine is running: user-registering fires in the
--- same coroutine as the IQ's hooks, and the session's own fields are
--- wiped when it closes (so they cannot carry it). Weak keys: a finished
--- coroutine's entry goes with it.
-local attempts = setmetatable({}, {__mode = "k"})
---- The registration attempt of the running coroutine, if its IQ was seen.
-function ____exports.current_attempt()
-	local thread = coroutine.running()
-	return thread ~= nil and attempts[thread] or nil
-end
-function ____exports.track_registration_attempt(event)
-	local ____event_0 = event
-	local origin = ____event_0.origin
-	local stanza = ____event_0.stanza
-	if stanza.attr.type ~= "set" or origin.type ~= "c2s_unauthed" then
-		return
-	end
-	local attempt = {done = false}
-	local thread = coroutine.running()
-	if thread ~= nil then
-		attempts[thread] = attempt
-	end
-	local id = stanza.attr.id
-	local send = origin.send
-	local watching
-	watching = function(reply)
-		if type(reply) ~= "string" and reply.name == "iq" and reply.attr.id == id and (reply.attr.type == "result" or reply.attr.type == "error") then
-			attempt.done = true
-			if origin.send == watching then
-				origin.send = send
-			end
-		end
-		return send(reply)
-	end
-	origin.send = watching
-end
-return ____exports
- end,
-["invite_claims"] = function(...)
-local ____exports = {}
-local ____invites = require("invites")
-local use_invite = ____invites.use_invite
-local ____options = require("options")
-local positive_option = ____options.positive_option
-local ____registration_attempts = require("registration_attempts")
-local current_attempt = ____registration_attempts.current_attempt
---- The longest a registration whose session is gone may hold its claims
--- while its answer was not seen (`invite_registration_timeout`, seconds):
--- longer than any account write takes, so that a dropped connection does
--- not let a second registration through while the first one is still
--- creating its account.
-local IN_FLIGHT_SECONDS = positive_option("invite_registration_timeout", 60)
---- How long a registration without a session (web registration) holds its
--- claims: its end cannot be seen unless it succeeds, so a failed one frees
--- the invite and the name this many seconds later.
-local SESSIONLESS_CLAIM_SECONDS = 10
---- token → the registration holding that single-use invite.
-local claims = {}
---- username → the registration creating that account.
-local name_claims = {}
---- The tokens of the last single-use invites used here. mod_invites ignores
--- a failed delete (the storage layer logs it), which would leave a used
--- invite valid; these are refused whatever storage says. Two generations
--- of at most USED_GENERATION tokens each: memory stays bounded, and no key
--- is ever deleted from a full table (Lua does not reuse the slot of a
--- deleted key, so a table kept at a fixed size by deleting one key per
--- insert is rebuilt on every insert). USED_GENERATION is read once, at
--- load, from `invites_register_used_tokens_generation` (a positive integer,
--- default 4096; anything else means the default). The option exists for
--- tests (a small generation reaches the turnover in a few registrations)
--- and for tuning memory; it is not meant for everyday configuration.
-local configured_generation = module:get_option_number("invites_register_used_tokens_generation", 4096)
-local USED_GENERATION = configured_generation ~= nil and configured_generation >= 1 and math.floor(configured_generation) == configured_generation and configured_generation or 4096
-local used_now = {}
-local used_before = {}
-local used_now_count = 0
---- Whether `token` is a single-use invite used here lately.
-function ____exports.was_used(token)
-	return used_now[token] ~= nil or used_before[token] ~= nil
-end
---- Whether a claim still holds: while its session is open and not signed
--- in (for a name: until its registration was answered); after its session
--- closed, while its registration may still be writing the account (its
--- answer not seen, for at most IN_FLIGHT_SECONDS); without session, for
--- SESSIONLESS_CLAIM_SECONDS.
-local function is_held(claim, until_answered)
-	local session = claim.session
-	local now = os.time()
-	if session ~= nil then
-		local in_flight = claim.attempt ~= nil and not claim.attempt.done
-		if session.destroyed ~= true and session.type == "c2s_unauthed" then
-			return not until_answered or claim.attempt == nil or in_flight
-		end
-		return in_flight and now < claim.claimed_at + IN_FLIGHT_SECONDS
-	end
-	return now < claim.claimed_at + SESSIONLESS_CLAIM_SECONDS
-end
---- Claims `key` in `table` for this registration; false when another
--- registration holds it. `until_answered`: the claim ends once the
--- registration was answered (names), rather than with its session
--- (invites, which the session may retry with another name).
-local function claim_in(____table, key, session, event, until_answered)
-	local current = ____table[key]
-	if current ~= nil and is_held(current, until_answered) then
-		local ____temp_0
-		if session ~= nil then
-			____temp_0 = current.session == session
-		else
-			____temp_0 = current.event == event
-		end
-		local same = ____temp_0
-		if not same then
-			return false
-		end
-	end
-	local claimed_at = os.time()
-	if session ~= nil then
-		____table[key] = {
-			session = session,
-			attempt = current_attempt(),
-			claimed_at = claimed_at
-		}
-	else
-		____table[key] = {event = event, claimed_at = claimed_at}
-	end
-	return true
-end
---- Claims `token` for this registration. False when another live
--- registration holds it, or when it was burned.
-function ____exports.claim_invite(token, session, event)
-	return not ____exports.was_used(token) and claim_in(
-		claims,
-		token,
-		session,
-		event,
-		false
-	)
-end
---- Claims the username this registration creates: false while another
--- registration of the same name is in progress (mod_register_ibr checks
--- that the name is free and then creates the account, and storage may let
--- another registration run in between: the second would overwrite the
--- first one's password).
-function ____exports.claim_username(username, session, event)
-	return type(username) ~= "string" or claim_in(
-		name_claims,
-		username,
-		session,
-		event,
-		true
-	)
-end
---- The account exists now, or its registration gave up: the name's claim ends.
-function ____exports.release_username(username)
-	if type(username) == "string" then
-		name_claims[username] = nil
-	end
-end
---- Ends the claim on `token` (the invite was used, or the registration gave up on it).
-function ____exports.release_invite(token)
-	claims[token] = nil
-end
---- Ends any claim `session` holds on a token other than `token` (it presented a new invite).
-function ____exports.release_other_claims(session, token)
-	for claimed, claim in pairs(claims) do
-		if claim.session == session and claimed ~= token then
-			claims[claimed] = nil
-		end
-	end
-end
---- A single-use invite was used: its claim ends, and it is refused from now on.
-function ____exports.mark_used(token)
-	claims[token] = nil
-	if used_now[token] ~= nil then
-		return
-	end
-	if used_now_count >= USED_GENERATION then
-		used_before = used_now
-		used_now = {}
-		used_now_count = 0
-	end
-	used_now[token] = true
-	used_now_count = used_now_count + 1
-end
---- Uses an invite once what it allowed has succeeded: a single-use invite is
--- refused from then on, and others may have a reusable one.
-function ____exports.consume_invite(invite)
-	use_invite(invite)
-	if invite.reusable then
-		____exports.release_invite(invite.token)
-	else
-		____exports.mark_used(invite.token)
-	end
 end
 return ____exports
  end,
@@ -1644,6 +1670,7 @@ return ____exports
 local ____exports = {}
 local ____invite_claims = require("invite_claims")
 local release_other_claims = ____invite_claims.release_other_claims
+local was_used = ____invite_claims.was_used
 local ____invite_accounts = require("invite_accounts")
 local describe_void = ____invite_accounts.describe_void
 local named_accounts = ____invite_accounts.named_accounts
@@ -1736,7 +1763,7 @@ function ____exports.handle_preauth_iq(invites, event)
 		return true
 	end
 	local invite, invite_problem = get_account_invite(invites, token)
-	local problem = invite == nil and invite_problem or check_invite_accounts(invite)
+	local problem = invite == nil and invite_problem or (was_used(token) and "token-invalid" or check_invite_accounts(invite))
 	if invite == nil or problem ~= nil then
 		if problem == "token-void" then
 			forget_invite(token)
@@ -1755,6 +1782,177 @@ function ____exports.handle_preauth_iq(invites, event)
 	origin.validated_invite = invite
 	origin.send(st.reply(stanza))
 	return true
+end
+return ____exports
+ end,
+["used_invites"] = function(...)
+local ____exports = {}
+local ____invite_claims = require("invite_claims")
+local burn = ____invite_claims.burn
+local mark_used = ____invite_claims.mark_used
+local release_invite = ____invite_claims.release_invite
+local unburn = ____invite_claims.unburn
+local ____invite_records = require("invite_records")
+local read_account_invite = ____invite_records.read_account_invite
+local delete_account_invite_record = ____invite_records.delete_account_invite_record
+local ____invites = require("invites")
+local use_invite = ____invites.use_invite
+local ____pending_invites = require("pending_invites")
+local forget_invite = ____pending_invites.forget_invite
+local ____tokens = require("tokens")
+local redact = ____tokens.redact
+--- Seconds between attempts to delete the invites whose use could not be recorded.
+local RETRY_SECONDS = 30
+--- token → expiry of the used invites still in mod_invites' store (a handful, if storage failed).
+local unrecorded = {}
+--- Tokens of `unrecorded` not yet written to this module's store either (it failed too).
+local unsaved = {}
+local retrying = false
+local store
+local function unrecorded_store()
+	if store == nil then
+		store = module:open_store("invites_register_unrecorded", "map")
+	end
+	return store
+end
+local function save(token, expires)
+	local ok, written, err = pcall(function() return unrecorded_store():set(nil, token, expires) end)
+	if not ok or written == nil then
+		local ____module_log_2 = module.log
+		local ____redact_result_1 = redact(token)
+		local ____ok_0
+		if ok then
+			____ok_0 = err
+		else
+			____ok_0 = written
+		end
+		____module_log_2(
+			module,
+			"error",
+			"Could not write the use of invite %s to storage: %s",
+			____redact_result_1,
+			____ok_0
+		)
+		return false
+	end
+	return true
+end
+--- Deletes the used invites still stored, and forgets those that are gone. True when none is left.
+local function retry_deletions()
+	for token, expires in pairs(unrecorded) do
+		if unsaved[token] ~= nil and save(token, expires) then
+			unsaved[token] = nil
+		end
+		local now = os.time()
+		local record, problem = read_account_invite(token)
+		local gone = record == nil and problem == "token-invalid"
+		if gone or expires <= now or record ~= nil and delete_account_invite_record(token) then
+			if save(token, nil) then
+				unrecorded[token] = nil
+				unsaved[token] = nil
+				unburn(token)
+				module:log(
+					"info",
+					"Used invite %s is now deleted from storage",
+					redact(token)
+				)
+			end
+		end
+	end
+	return (next(unrecorded)) == nil
+end
+local function start_retrying()
+	if retrying then
+		return
+	end
+	retrying = true
+	module:add_timer(
+		RETRY_SECONDS,
+		function()
+			local ok, done = pcall(retry_deletions)
+			if not ok then
+				module:log("error", "Could not delete the used invites still in storage: %s", done)
+			end
+			if ok and done then
+				retrying = false
+				return nil
+			end
+			return RETRY_SECONDS
+		end
+	)
+end
+--- A single-use account invite was used: makes sure that mod_invites' record is gone, or keeps the use ourselves.
+local function confirm_recorded(invite)
+	local record, problem = read_account_invite(invite.token)
+	if record == nil and problem == "token-invalid" then
+		return
+	end
+	local expires = record ~= nil and type(record.expires) == "number" and record.expires or os.time() + 86400 * 7
+	module:log(
+		"warn",
+		"Invite %s was used, but mod_invites could not delete it from storage; it is refused here, and deleted again every %d s",
+		redact(invite.token),
+		RETRY_SECONDS
+	)
+	unrecorded[invite.token] = expires
+	burn(invite.token)
+	if not save(invite.token, expires) then
+		unsaved[invite.token] = true
+	end
+	start_retrying()
+end
+--- The invite was used for what it allowed: every piece of state that must
+-- know is told (see above). Called by registration, password reset and
+-- XEP-0379 alike.
+function ____exports.invite_used(invite)
+	use_invite(invite)
+	if invite.reusable then
+		release_invite(invite.token)
+		return
+	end
+	mark_used(invite.token)
+	forget_invite(invite.token)
+	local ok, err = pcall(confirm_recorded, invite)
+	if not ok then
+		module:log(
+			"error",
+			"Could not confirm the use of invite %s: %s",
+			redact(invite.token),
+			err
+		)
+	end
+end
+local function read_unrecorded()
+	return module:open_store("invites_register_unrecorded"):get(nil)
+end
+--- When the module loads: the uses that could not be recorded before (a
+-- handful at most) are refused again, and their deletion tried at once,
+-- then every RETRY_SECONDS. A store that cannot be read is logged.
+function ____exports.load_unrecorded_uses()
+	local ok, entries, err = pcall(read_unrecorded)
+	if not ok or entries == nil and err ~= nil then
+		local ____module_log_4 = module.log
+		local ____ok_3
+		if ok then
+			____ok_3 = err
+		else
+			____ok_3 = entries
+		end
+		____module_log_4(module, "error", "Could not read the invites whose use was not recorded: %s", ____ok_3)
+		return
+	end
+	if entries == nil then
+		return
+	end
+	for token, expires in pairs(entries) do
+		if type(token) == "string" and type(expires) == "number" then
+			unrecorded[token] = expires
+			burn(token)
+		end
+	end
+	if (next(unrecorded)) ~= nil and not retry_deletions() then
+		start_retrying()
+	end
 end
 return ____exports
  end,
@@ -1953,8 +2151,9 @@ return ____exports
 local ____exports = {}
 local ____invite_claims = require("invite_claims")
 local claim_invite = ____invite_claims.claim_invite
-local consume_invite = ____invite_claims.consume_invite
 local release_invite = ____invite_claims.release_invite
+local ____used_invites = require("used_invites")
+local invite_used = ____used_invites.invite_used
 local ____invite_accounts = require("invite_accounts")
 local check_named_accounts = ____invite_accounts.check_named_accounts
 local describe_void = ____invite_accounts.describe_void
@@ -2036,7 +2235,7 @@ local function approve(username, host, contact, invite)
 		rostermanager.unsubscribed(username, host, contact)
 		return false
 	end
-	consume_invite(invite)
+	invite_used(invite)
 	rostermanager.roster_push(username, host, contact)
 	local user_jid = (username .. "@") .. host
 	module:send(st.presence({from = user_jid, to = contact, type = "subscribed"}))
@@ -2152,7 +2351,6 @@ local used_invite, complete_registration
 local ____invite_claims = require("invite_claims")
 local claim_invite = ____invite_claims.claim_invite
 local claim_username = ____invite_claims.claim_username
-local consume_invite = ____invite_claims.consume_invite
 local release_username = ____invite_claims.release_username
 local was_used = ____invite_claims.was_used
 local ____invite_accounts = require("invite_accounts")
@@ -2171,7 +2369,8 @@ local ____prosody_require = require("prosody_require")
 local usermanager = ____prosody_require.usermanager
 local ____pending_invites = require("pending_invites")
 local check_reservation = ____pending_invites.check_reservation
-local forget_invite = ____pending_invites.forget_invite
+local ____used_invites = require("used_invites")
+local invite_used = ____used_invites.invite_used
 local ____roles = require("roles")
 local apply_invite_roles = ____roles.apply_invite_roles
 local ____groups = require("groups")
@@ -2210,10 +2409,7 @@ function complete_registration(event)
 	end
 	local username = event.username
 	local host = module.host
-	consume_invite(invite)
-	if not invite.reusable then
-		forget_invite(invite.token)
-	end
+	invite_used(invite)
 	local inviter = invite.inviter
 	if inviter ~= nil and normalise_username(inviter, host) == username then
 		module:log("info", "Not subscribing %s to themselves (the inviter's account no longer existed)", username)
@@ -2409,7 +2605,7 @@ function ____exports.complete_password_reset(event)
 	if invite == nil then
 		return
 	end
-	consume_invite(invite)
+	invite_used(invite)
 end
 return ____exports
  end,
@@ -2828,6 +3024,8 @@ local load_invite_index = ____pending_invites.load_invite_index
 local start_index_timers = ____pending_invites.start_index_timers
 local ____outside_invites = require("outside_invites")
 local watch_outside_invites = ____outside_invites.watch_outside_invites
+local ____used_invites = require("used_invites")
+local load_unrecorded_uses = ____used_invites.load_unrecorded_uses
 local ____roster_subscriptions = require("roster_subscriptions")
 local approve_preauth_subscription = ____roster_subscriptions.approve_preauth_subscription
 local ____temp_0 = module:get_option_boolean(
@@ -2854,6 +3052,10 @@ if prosody.process_type == "prosody" then
 		module:log("error", "Could not read the pending invites: %s", err)
 	end
 	start_index_timers()
+	local recovered, recover_err = pcall(load_unrecorded_uses)
+	if not recovered then
+		module:log("error", "Could not read the invites whose use was not recorded: %s", recover_err)
+	end
 	local watching, watch_err = pcall(watch_outside_invites)
 	if not watching then
 		module:log("error", "Could not look for invites written by other processes: %s", watch_err)

@@ -11,10 +11,8 @@
  * writing the account. The username a registration creates is claimed the
  * same way, so that two registrations of one name never both succeed.
  */
-import { use_invite } from "./invites";
 import { positive_option } from "./options";
 import { current_attempt, type RegistrationAttempt } from "./registration_attempts";
-import type { ValidInvite } from "./types/mod_invites";
 import type { Session } from "./types/session";
 
 interface Claim {
@@ -70,9 +68,22 @@ let used_now = new LuaTable<string, true>();
 let used_before = new LuaTable<string, true>();
 let used_now_count = 0;
 
-/** Whether `token` is a single-use invite used here lately. */
+/** Used invites that storage still holds (used_invites.ts): refused until they are deleted, however many come after. */
+const burned = new LuaTable<string, true>();
+
+/** Whether `token` is a single-use invite used here lately, or one whose use storage did not record. */
 export function was_used(token: string): boolean {
-	return used_now.has(token) || used_before.has(token);
+	return used_now.has(token) || used_before.has(token) || burned.has(token);
+}
+
+/** `token` was used but is still stored: refused until unburn(). */
+export function burn(token: string): void {
+	burned.set(token, true);
+}
+
+/** A burned invite is deleted from storage at last. */
+export function unburn(token: string): void {
+	burned.delete(token);
 }
 
 /**
@@ -172,17 +183,4 @@ export function mark_used(token: string): void {
 	}
 	used_now.set(token, true);
 	used_now_count += 1;
-}
-
-/**
- * Uses an invite once what it allowed has succeeded: a single-use invite is
- * refused from then on, and others may have a reusable one.
- */
-export function consume_invite(invite: ValidInvite): void {
-	use_invite(invite);
-	if (invite.reusable) {
-		release_invite(invite.token);
-	} else {
-		mark_used(invite.token);
-	}
 }

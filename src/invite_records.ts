@@ -46,6 +46,19 @@ export function read_account_invite(token: string): LuaMultiReturn<[InviteRecord
 	return $multi(record);
 }
 
+/** Deletes an invite's record from the host store (as mod_invites' use() does); false when storage failed (logged). */
+export function delete_account_invite_record(token: string): boolean {
+	const [ok, deleted, err] = pcall(() => {
+		by_token ??= module.open_store<InviteRecord>("invite_token", "map");
+		return by_token.set(undefined, token, undefined);
+	});
+	if (!ok || deleted === undefined) {
+		module.log("warn", "Could not delete invite %s from storage: %s", redact(token), ok ? err : deleted);
+		return false;
+	}
+	return true;
+}
+
 /** Every stored account invite (expired ones included), or nil when storage failed (logged). */
 export function read_all_account_invites(): LuaTable<string, InviteRecord> | undefined {
 	const [ok, records, err] = protected_call(read_all);

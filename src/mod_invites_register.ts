@@ -19,6 +19,7 @@ import { prefill_registration_form } from "./registration_form";
 import { track_registration_attempt } from "./registration_attempts";
 import { add_pending_invite, load_invite_index, start_index_timers } from "./pending_invites";
 import { watch_outside_invites } from "./outside_invites";
+import { load_unrecorded_uses } from "./used_invites";
 import { approve_preauth_subscription } from "./roster_subscriptions";
 import type { AccountEvent } from "./types/events";
 import type { ModInvites } from "./types/mod_invites";
@@ -44,6 +45,11 @@ if (prosody.process_type === "prosody") {
 		module.log("error", "Could not read the pending invites: %s", err);
 	}
 	start_index_timers();
+	// Used invites that storage could not delete before: refused, and deleted again.
+	const [recovered, recover_err] = pcall(load_unrecorded_uses);
+	if (!recovered) {
+		module.log("error", "Could not read the invites whose use was not recorded: %s", recover_err);
+	}
 	// Invites written into storage by other processes, found without a read of all of them.
 	const [watching, watch_err] = pcall(watch_outside_invites);
 	if (!watching) {

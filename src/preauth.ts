@@ -9,7 +9,7 @@
  * (XEP-0445 §4): the current Conversations and Snikket apps take only that
  * condition for "invalid invite".
  */
-import { release_other_claims } from "./invite_claims";
+import { release_other_claims, was_used } from "./invite_claims";
 import { describe_void, named_accounts, names_accounts, record_void } from "./invite_accounts";
 import { read_account_invite } from "./invite_records";
 import { get_account_invite, type InviteProblem } from "./invites";
@@ -99,7 +99,8 @@ export function handle_preauth_iq(invites: ModInvites | undefined, event: Sessio
 	}
 
 	const [invite, invite_problem] = get_account_invite(invites, token);
-	const problem: PreauthProblem | undefined = invite === undefined ? invite_problem : check_invite_accounts(invite);
+	// A single-use invite used here is refused, also when storage still holds it (used_invites.ts).
+	const problem: PreauthProblem | undefined = invite === undefined ? invite_problem : was_used(token) ? "token-invalid" : check_invite_accounts(invite);
 	if (invite === undefined || problem !== undefined) {
 		// mod_invites has logged why, at debug level. A void invite is a real
 		// token, not a guess: it costs no budget, and is no longer pending.

@@ -2,14 +2,15 @@
  * Account registration with an invite: what user-registering allows, and
  * what user-registered and user-password-reset do with the invite.
  */
-import { claim_invite, claim_username, consume_invite, release_username, was_used } from "./invite_claims";
+import { claim_invite, claim_username, release_username, was_used } from "./invite_claims";
 import { describe_void, record_void } from "./invite_accounts";
 import type { InviteProblem } from "./invites";
 import { bound_username, normalise_username, read_account_invite, reset_target } from "./invite_records";
 import { record_account_created } from "./accounts";
 import { current_attempt } from "./registration_attempts";
 import { usermanager } from "./prosody_require";
-import { check_reservation, forget_invite } from "./pending_invites";
+import { check_reservation } from "./pending_invites";
+import { invite_used } from "./used_invites";
 import { apply_invite_roles } from "./roles";
 import { add_to_invite_groups } from "./groups";
 import { subscribe_both } from "./roster_subscriptions";
@@ -233,10 +234,7 @@ function complete_registration(event: UserRegisteredEvent): void {
 	}
 	const username = event.username;
 	const host = module.host;
-	consume_invite(invite);
-	if (!invite.reusable) {
-		forget_invite(invite.token);
-	}
+	invite_used(invite);
 
 	const inviter = invite.inviter;
 	if (inviter !== undefined && normalise_username(inviter, host) === username) {
@@ -271,5 +269,5 @@ export function complete_password_reset(event: UserRegisteringEvent): void {
 	if (invite === undefined) {
 		return;
 	}
-	consume_invite(invite);
+	invite_used(invite);
 }

@@ -3,7 +3,8 @@
  * new user and their inviter, and XEP-0379 pre-authenticated subscription
  * requests.
  */
-import { claim_invite, consume_invite, release_invite } from "./invite_claims";
+import { claim_invite, release_invite } from "./invite_claims";
+import { invite_used } from "./used_invites";
 import { check_named_accounts, describe_void, named_accounts } from "./invite_accounts";
 import { get_contact_invite } from "./invites";
 import { jid, rostermanager, st, usermanager } from "./prosody_require";
@@ -89,7 +90,7 @@ function approve(username: string, host: string, contact: string, invite: ValidI
 		rostermanager.unsubscribed(username, host, contact);
 		return false;
 	}
-	consume_invite(invite);
+	invite_used(invite);
 	rostermanager.roster_push(username, host, contact);
 
 	const user_jid = `${username}@${host}`;

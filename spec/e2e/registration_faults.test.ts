@@ -2,7 +2,10 @@
 // storage, through a test-only storage driver that makes chosen store calls
 // slow (spec/support/prosody_plugins/mod_storage_test.lua): a registration
 // whose connection drops while its account is written still holds its
-// single-use invite; two registrations of one new name never both succeed.
+// single-use invite; two registrations of one new name never both succeed;
+// a use that storage could not record does not come back after a restart.
+import { rmSync } from "node:fs";
+import { ProsodyServer } from "../support/prosody_server.js";
 import { serverMatrix, uniqueName, useConnections, useServer } from "../support/server_fixture.js";
 import { stanzaError } from "../support/stanzas.js";
 import { Connection } from "../support/xmpp_client.js";
@@ -52,4 +55,40 @@ describe.each(serverMatrix)("registration under faults on Prosody %s with %s sto
 		await signedIn.close();
 		expect(await server().inviteIsValid(ra.attrs.type === "result" ? second.token : first.token)).toBe(true);
 	});
+});
+
+describe.each(serverMatrix)("a use that storage did not record, on Prosody %s with %s storage", (version, storage) => {
+	test("mod_invites could not delete a used single-use invite: refused while the server runs, and after a restart; deleted then", async () => {
+		const first = await ProsodyServer.start({ version, storage, testStorage: true });
+		let second: ProsodyServer | undefined;
+		try {
+			const invite = await first.createAccountInvite();
+			await first.storageFault("invite_token", "set", "error");
+			const alice = uniqueName("alice");
+			const client = await Connection.open(first, "first");
+			expect((await client.preauth(invite.token)).attrs.type).toBe("result");
+			expect((await client.register(alice, "pw")).attrs.type).toBe("result");
+			await client.close();
+			expect(await first.inviteIsValid(invite.token)).toBe(true); // mod_invites still holds it
+			expect(first.log()).toMatch(/was used, but mod_invites could not delete it from storage/);
+			const again = await Connection.open(first, "again");
+			expect(stanzaError(await again.preauth(invite.token))).toMatchObject({ type: "cancel", condition: "item-not-found" });
+			await again.close();
+			await first.stop({ keepData: true });
+			const logged = first.log().length; // the same log file
+
+			second = await ProsodyServer.start({ version, storage, testStorage: true, dataDir: first.dataDir });
+			const later = await Connection.open(second, "later");
+			expect(stanzaError(await later.preauth(invite.token))).toMatchObject({ type: "cancel", condition: "item-not-found" });
+			expect(stanzaError(await later.register(uniqueName("mallory"), "pw"))).toBeDefined();
+			await later.close();
+			expect(await second.inviteIsValid(invite.token)).toBe(false); // deleted when the module loaded
+			expect(await second.lua(`require "core.storagemanager".open(host.host, "invites_register_unrecorded", "keyval"):get(nil) == nil`)).toBe(true);
+			expect(second.log().slice(logged).split("\n").filter((line) => /\terror\t|traceback/i.test(line))).toEqual([]);
+		} finally {
+			await second?.stop();
+			await first.stop();
+			rmSync(first.dataDir, { recursive: true, force: true });
+		}
+	}, 60_000);
 });
