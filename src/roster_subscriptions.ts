@@ -9,9 +9,10 @@ import { check_named_accounts, describe_void, named_accounts } from "./invite_ac
 import { get_contact_invite } from "./invites";
 import { jid, rostermanager, st, usermanager } from "./prosody_require";
 import { check_token, redact } from "./tokens";
-import { subscription_failed, subscription_may_check } from "./token_limits";
+import { subscription_failed, subscription_may_check, type RequestSource } from "./token_limits";
 import type { StanzaEvent } from "./types/events";
 import type { ModInvites, ValidInvite } from "./types/mod_invites";
+import type { Session } from "./types/session";
 
 /**
  * A one-way subscription: `user` sees `contact`'s presence. The same four
@@ -127,16 +128,18 @@ export function approve_preauth_subscription(invites: ModInvites | undefined, ev
 		module.log("debug", "Ignoring malformed preauth token in subscription request from %s to %s", contact, username);
 		return undefined;
 	}
-	// A remote server relays many senders: its domain has a budget of its own.
-	const remote_domain = event.origin.type === "s2sin" ? jid.host(contact) : undefined;
-	if (!subscription_may_check(contact, remote_domain)) {
+	// A remote server relays many senders: its connection and domains have budgets of their own.
+	const origin = event.origin;
+	const remote_domain = origin.type === "s2sin" || origin.type === "s2sout" ? jid.host(contact) : undefined;
+	const source: RequestSource = { sender: contact, remote: remote_domain !== undefined ? { domain: remote_domain, connection: origin as Session } : undefined };
+	if (!subscription_may_check(source)) {
 		return undefined; // over the limit: the request takes the normal path
 	}
 	const [invite, problem] = get_contact_invite(invites, token, username);
 	if (invite === undefined) {
 		module.log("debug", "Not pre-approving subscription from %s to %s with token %s: %s", contact, username, redact(token), problem);
 		if (problem !== "internal-error") {
-			subscription_failed(contact, remote_domain);
+			subscription_failed(source);
 		}
 		return undefined;
 	}

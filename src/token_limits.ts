@@ -9,9 +9,19 @@
  *  - per session: after `invite_token_session_failures` invalid tokens,
  *    further <preauth/>s are refused without lookup; a session that goes on
  *    as many times more is closed (policy-violation);
- *  - per IP address (IPv6: per /64 network, address_keys.ts), across sessions, and per sender and remote domain of
- *    XEP-0379 requests: a budget of failures that refills over
- *    `invite_token_failure_period` seconds (util.throttle, a token bucket).
+ *  - per IP address (IPv6: per /64 network, address_keys.ts), across
+ *    sessions: a budget of failures that refills over
+ *    `invite_token_failure_period` seconds (util.throttle, a token bucket);
+ *  - for XEP-0379 requests, the same kind of budget per sender; and, when
+ *    they come from another server, per server-to-server connection (in
+ *    either direction: 13's bidirectional streams carry requests over
+ *    outgoing connections too), per remote domain, per base domain (its
+ *    last two labels, three under a two-letter country code's short second
+ *    level such as co.uk: one server's many subdomains share one), and
+ *    for all remote servers together (`invite_token_remote_failures`), so
+ *    that no rotation of domains or connections makes the server check
+ *    made-up tokens without end. Over a budget, the request takes the
+ *    normal path (the user is asked), it is never refused.
  * Memory stays bounded: at most TRACKED addresses of each kind are kept,
  * the least recently used go first (util.cache).
  */
@@ -27,6 +37,7 @@ const cache = prosody_require("util.cache");
 const session_failures = positive_option("invite_token_session_failures", 5);
 const address_failures = positive_option("invite_token_address_failures", 10);
 const domain_failures = positive_option("invite_token_domain_failures", 50);
+const remote_failures = positive_option("invite_token_remote_failures", 500);
 const period = positive_option("invite_token_failure_period", 60);
 
 const TRACKED = 10000;
@@ -40,6 +51,9 @@ interface Budget {
 const by_ip = cache.new<string, Budget>(TRACKED);
 const by_sender = cache.new<string, Budget>(TRACKED);
 const by_domain = cache.new<string, Budget>(TRACKED);
+/** All remote servers together: one budget, kept under this key. */
+const remote_total = cache.new<string, Budget>(1);
+const ALL_REMOTE = "all remote servers";
 
 /** Whether `key` may have a token checked; logs at info once when its budget has run out. */
 function has_budget(budgets: Cache<string, Budget>, key: string, what: string): boolean {
@@ -94,15 +108,76 @@ export function preauth_failed(session: Session): void {
 	}
 }
 
-/** Whether a XEP-0379 token from `sender` (a bare JID; `domain` when it came from a remote server) may be checked. */
-export function subscription_may_check(sender: string, domain: string | undefined): boolean {
-	return has_budget(by_sender, sender, "sender") && (domain === undefined || has_budget(by_domain, domain, "server"));
+/** Where a XEP-0379 request came from: its sender (a bare JID) and, from another server, the connection it arrived on. */
+export interface RequestSource {
+	readonly sender: string;
+	readonly remote?: { readonly domain: string; readonly connection: Session };
 }
 
-/** A XEP-0379 token was invalid: it counts against its sender and remote domain. */
-export function subscription_failed(sender: string, domain: string | undefined): void {
-	spend(by_sender, sender, address_failures);
-	if (domain !== undefined) {
-		spend(by_domain, domain, domain_failures);
+/** The budget of one server-to-server connection, kept on the session (it goes with the connection). */
+function connection_budget(connection: Session): Budget {
+	let budget = connection.invites_register_token_budget as Budget | undefined;
+	if (budget === undefined) {
+		budget = { bucket: throttle.create(domain_failures, period), logged: false };
+		connection.invites_register_token_budget = budget;
+	}
+	return budget;
+}
+
+/**
+ * The part of a domain one party controls: the last two labels, or three
+ * when those are a short second level under a country code (co.uk,
+ * com.au). A heuristic without a public suffix list: at worst, unrelated
+ * domains under one suffix share a budget of invalid tokens.
+ */
+export function base_domain(domain: string): string {
+	const [two, second, tld] = string.match(domain, "(([^.]+)%.([^.]+))$");
+	if (two === undefined || second === undefined || tld === undefined) {
+		return domain;
+	}
+	if (tld.length === 2 && second.length <= 3) {
+		const [three] = string.match(domain, "([^.]+%.[^.]+%.[^.]+)$");
+		return three ?? two;
+	}
+	return two;
+}
+
+/** Whether a XEP-0379 token from `source` may be checked (see above). */
+export function subscription_may_check(source: RequestSource): boolean {
+	if (!has_budget(by_sender, source.sender, "sender")) {
+		return false;
+	}
+	const remote = source.remote;
+	if (remote === undefined) {
+		return true;
+	}
+	const connection = connection_budget(remote.connection);
+	if (!connection.bucket.peek(1)) {
+		if (!connection.logged) {
+			connection.logged = true;
+			module.log("info", "Too many invalid invite tokens over server connection %s: not checking more for a while", remote.connection.id ?? remote.domain);
+		}
+		return false;
+	}
+	connection.logged = false;
+	return (
+		has_budget(by_domain, remote.domain, "server") &&
+		has_budget(by_domain, base_domain(remote.domain), "servers under") &&
+		has_budget(remote_total, ALL_REMOTE, "the sum of")
+	);
+}
+
+/** A XEP-0379 token was invalid: it counts against every budget of its source. */
+export function subscription_failed(source: RequestSource): void {
+	spend(by_sender, source.sender, address_failures);
+	const remote = source.remote;
+	if (remote !== undefined) {
+		connection_budget(remote.connection).bucket.poll(1);
+		spend(by_domain, remote.domain, domain_failures);
+		const base = base_domain(remote.domain);
+		if (base !== remote.domain) {
+			spend(by_domain, base, domain_failures);
+		}
+		spend(remote_total, ALL_REMOTE, remote_failures);
 	}
 }

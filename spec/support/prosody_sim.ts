@@ -231,8 +231,13 @@ export class ProsodySim {
 	}
 
 	/** A stanza from another server (s2s). */
-	receiveRemote(stanza: StanzaInput): void {
-		this.call("sim:receive_remote(bridge.stanza(sim, ...))", toElement(stanza));
+	/**
+	 * A stanza from another server, on a new s2sin connection unless told
+	 * otherwise: `type` "s2sout" for 13's bidirectional streams; the same
+	 * `connection` name sends over one connection again.
+	 */
+	receiveRemote(stanza: StanzaInput, options: { type?: "s2sin" | "s2sout"; connection?: string } = {}): void {
+		this.call("local plain, opts = ...; sim:receive_remote(bridge.stanza(sim, plain), opts)", toElement(stanza), options);
 	}
 
 	/** Stanzas routed to other servers since the last call. */

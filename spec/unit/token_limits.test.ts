@@ -187,5 +187,59 @@ describe.each(prosodyVersions)("limits on invalid invite tokens on Prosody %s", 
 			sim.receiveRemote(subscribe("bob@remote.example", invite.token));
 			expect(sim.rosterItem("alice", "bob@remote.example")).toMatchObject({ subscription: "from" });
 		});
+
+		const approved = (sim: ProsodySim, from: string) => sim.rosterItem("alice", from)?.subscription === "from";
+
+		test("requests over an outgoing (bidirectional) connection count against their server as over an incoming one", () => {
+			const sim = sims.create({ version, config: { invite_token_domain_failures: 3 } });
+			sim.createUser("alice");
+			const invite = sim.invites.createContact("alice", false);
+			for (let i = 0; i < 3; i++) sim.receiveRemote(subscribe(`sender${i}@spam.example`, madeUp()), { type: "s2sout" });
+			sim.receiveRemote(subscribe("honest@spam.example", invite.token), { type: "s2sout" });
+			expect(approved(sim, "honest@spam.example")).toBe(false);
+			sim.receiveRemote(subscribe("bob@remote.example", invite.token), { type: "s2sout" });
+			expect(approved(sim, "bob@remote.example")).toBe(true);
+		});
+
+		test("the subdomains of one server share its budget", () => {
+			const sim = sims.create({ version, config: { invite_token_domain_failures: 3 } });
+			sim.createUser("alice");
+			const invite = sim.invites.createContact("alice", false);
+			for (let i = 0; i < 3; i++) sim.receiveRemote(subscribe(`mallory@x${i}.spam.example`, madeUp()));
+			sim.receiveRemote(subscribe("honest@fresh.spam.example", invite.token));
+			expect(approved(sim, "honest@fresh.spam.example")).toBe(false);
+			// Under a country code's short second level, the base domain has three labels.
+			for (let i = 0; i < 3; i++) sim.receiveRemote(subscribe(`mallory@x${i}.spam.co.uk`, madeUp()));
+			sim.receiveRemote(subscribe("bob@other.co.uk", invite.token));
+			expect(approved(sim, "bob@other.co.uk")).toBe(true);
+		});
+
+		test("one connection that relays many domains is limited as a connection", () => {
+			const sim = sims.create({ version, config: { invite_token_domain_failures: 3 } });
+			sim.createUser("alice");
+			const invite = sim.invites.createContact("alice", false);
+			for (let i = 0; i < 3; i++) sim.receiveRemote(subscribe(`mallory@spam${i}.example`, madeUp()), { connection: "relay" });
+			sim.receiveRemote(subscribe("honest@fresh.example", invite.token), { connection: "relay" });
+			expect(approved(sim, "honest@fresh.example")).toBe(false);
+			sim.receiveRemote(subscribe("honest@fresh.example", invite.token), { connection: "another" });
+			expect(approved(sim, "honest@fresh.example")).toBe(true);
+		});
+
+		test("all remote servers together have a ceiling: rotating domains and connections ends there", () => {
+			const sim = sims.create({ version, config: { invite_token_remote_failures: 20 } });
+			sim.createUser("alice");
+			const invite = sim.invites.createContact("alice", false);
+			// Each from a domain (and base domain) and connection of its own.
+			for (let i = 0; i < 40; i++) sim.receiveRemote(subscribe(`mallory@spam${i}.example${i}`, madeUp()));
+			const lookups = sim.logs("debug").filter((l) => l.message.startsWith("Not pre-approving subscription from mallory@")).length;
+			expect(lookups).toBe(20);
+			sim.receiveRemote(subscribe("bob@remote.example", invite.token));
+			expect(approved(sim, "bob@remote.example")).toBe(false); // the normal path: alice is asked
+			expect(sim.pendingIn("alice", "bob@remote.example")).toBe(true);
+			// A local sender is not a remote server: its own budget only.
+			sim.createUser("carol");
+			sim.send(sim.login("carol"), subscribe("carol@example.com", invite.token));
+			expect(approved(sim, "carol@example.com")).toBe(true);
+		});
 	});
 });

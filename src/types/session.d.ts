@@ -43,6 +43,8 @@ export interface Session {
 	validated_invite?: ValidInvite;
 	/** This module: invite tokens this session presented that were not valid. */
 	invites_register_failed_tokens?: number;
+	/** This module: the budget of invalid XEP-0379 tokens of a server-to-server connection (token_limits.ts). */
+	invites_register_token_budget?: object;
 	send(this: void, data: Stanza | string): boolean | void;
 	log(this: void, level: LogLevel, message: string, ...args: unknown[]): void;
 	close(reason?: string | { condition: string; text?: string }): void;

@@ -404,14 +404,29 @@ function Sim:send(origin, stanza)
 end
 
 --- A stanza from another server arriving over s2s.
-function Sim:receive_remote(stanza)
+-- opts.type: "s2sin" (default) or "s2sout" (13's bidirectional streams
+-- carry stanzas from the remote server over an outgoing connection too);
+-- opts.connection: a name, to send over the same connection again (by
+-- default every stanza comes on a new one), authenticated for each domain
+-- it carries.
+function Sim:receive_remote(stanza, opts)
+	opts = opts or {};
 	local from_host = self.jid.host(stanza.attr.from);
-	local origin = {
-		type = "s2sin", from_host = from_host, to_host = self.host,
-		hosts = { [from_host] = { authed = true } },
-		send = function (s) self.remote[#self.remote + 1] = s; end,
-		log = self.require("util.logger").init("s2sin"),
-	};
+	self.s2s_connections = self.s2s_connections or {};
+	local origin = opts.connection and self.s2s_connections[opts.connection];
+	if not origin then
+		local session_type = opts.type or "s2sin";
+		origin = {
+			type = session_type, id = session_type .. (opts.connection or tostring(#self.remote)), from_host = from_host, to_host = self.host,
+			hosts = { [from_host] = { authed = true } },
+			send = function (s) self.remote[#self.remote + 1] = s; end,
+			log = self.require("util.logger").init(session_type),
+		};
+		if opts.connection then self.s2s_connections[opts.connection] = origin; end
+	end
+	-- A connection that carries several domains has authenticated each (dialback or a certificate naming them all).
+	origin.hosts[from_host] = { authed = true };
+	origin.close = origin.close or function (s, reason) s.closed = reason or true; end
 	self:submit(origin, stanza);
 	self:run();
 end
