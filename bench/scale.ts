@@ -6,6 +6,10 @@
  *  - the longest time the server did not answer a signed-in, otherwise
  *    idle client that pings it without pause (XEP-0199) while the
  *    registrations run: the longest single blocking event, as a user sees it;
+ *  - ours on SQL storage: the first round over the stored tokens after the
+ *    load (it learns the open invites made before, a page every 0.1 s):
+ *    its duration, the server CPU meanwhile and its longest page; the
+ *    registrations are measured after it;
  *  - module load: the server CPU of `module:reload` with the invites in
  *    the store (less that of a no-op shell call), as at every later start;
  *    and, for ours, the first load of this version, which reads every
@@ -40,6 +44,28 @@ export interface ScaleRun {
 	load_cpu_ms: number;
 	/** Ours: server CPU of the first load of this version (every pending invite read once), ms. */
 	first_load_cpu_ms?: number;
+	/**
+	 * Ours on SQL storage: after the module (re)loads, its first round over
+	 * the stored tokens learns the open invites made before (outside_invites.ts):
+	 * how long that took, s, and the server CPU meanwhile, ms (the
+	 * registrations are measured after it).
+	 */
+	catch_up_s?: number;
+	catch_up_cpu_ms?: number;
+	/** Ours on SQL storage: the longest page of that first round, from the module's log, ms. */
+	catch_up_longest_page_ms?: number;
+}
+
+const ROUND_LINE = /Looked for invites written by other processes: \d+ stored, \d+ not known before; longest page ([0-9.]+) ms/;
+
+/** Waits for the module's first round over the stored tokens after `from` (log offset): [seconds, longest page ms]. */
+async function firstRound(server: ProsodyServer, from: number, since: bigint): Promise<[number, number]> {
+	for (;;) {
+		const match = server.log().slice(from).match(ROUND_LINE);
+		if (match) return [Number(process.hrtime.bigint() - since) / 1e9, Number(match[1])];
+		if (process.hrtime.bigint() - since > 600_000_000_000n) throw new Error("no round over the stored invites within 10 minutes");
+		await new Promise((resolve) => setTimeout(resolve, 100));
+	}
 }
 
 /** Pings the server without pause until stopped; resolves to the longest round trip (ms). */
@@ -80,7 +106,15 @@ async function oneScaleRun(options: ScaleOptions, module: "built" | "stock", sto
 			await server.lua(`(function () require "core.storagemanager".open(${JSON.stringify(server.domain)}, "invites_register_index"):set(nil, nil); return true end)()`);
 			first_load_cpu_ms = await server.shellCpuMs(reload);
 		}
+		const from = server.log().length;
+		const loaded_at = process.hrtime.bigint();
+		const cpu_before_load = server.cpuSeconds();
 		const load_cpu_ms = await server.shellCpuMs(reload);
+		let catch_up: Pick<ScaleRun, "catch_up_s" | "catch_up_cpu_ms" | "catch_up_longest_page_ms"> = {};
+		if (module === "built" && storage !== "internal") {
+			const [seconds, longest_page] = await firstRound(server, from, loaded_at);
+			catch_up = { catch_up_s: seconds, catch_up_cpu_ms: (server.cpuSeconds() - cpu_before_load) * 1000 - load_cpu_ms, catch_up_longest_page_ms: longest_page };
+		}
 
 		// CPU per registration without the pinger (its pings cost CPU too),
 		// then the longest block with it, over as many registrations again.
@@ -96,7 +130,7 @@ async function oneScaleRun(options: ScaleOptions, module: "built" | "stock", sto
 		await pinger.close();
 		const problems = server.logProblems();
 		if (problems.length > 0) throw new Error(`scale ${module}/${storage}/${pending}: errors in the server log:\n${problems.join("\n")}`);
-		return { module, storage, pending, server_cpu_ms, longest_block_ms, load_cpu_ms, first_load_cpu_ms };
+		return { module, storage, pending, server_cpu_ms, longest_block_ms, load_cpu_ms, first_load_cpu_ms, ...catch_up };
 	} finally {
 		await server.stop();
 	}
@@ -116,7 +150,10 @@ export async function runScale(options: ScaleOptions, progress: (line: string) =
 					progress(
 						`  scale ${storage} ${pending} pending round ${round} ${module === "built" ? "ours " : "stock"}: server CPU ${run.server_cpu_ms.toFixed(2)} ms per registration, ` +
 							`longest block ${run.longest_block_ms.toFixed(0)} ms, module load ${run.load_cpu_ms.toFixed(0)} ms` +
-							(run.first_load_cpu_ms !== undefined ? ` (first load of this version ${run.first_load_cpu_ms.toFixed(0)} ms)` : ""),
+							(run.first_load_cpu_ms !== undefined ? ` (first load of this version ${run.first_load_cpu_ms.toFixed(0)} ms)` : "") +
+							(run.catch_up_s !== undefined
+								? `, first round after load ${run.catch_up_s.toFixed(1)} s, ${(run.catch_up_cpu_ms ?? 0).toFixed(0)} ms CPU, longest page ${(run.catch_up_longest_page_ms ?? 0).toFixed(1)} ms`
+								: ""),
 					);
 					runs.push(run);
 				}
@@ -137,6 +174,10 @@ export function scaleMedian(runs: ScaleRun[], module: "built" | "stock", storage
 	const of = runs.filter((r) => r.module === module && r.storage === storage && r.pending === pending);
 	if (of.length === 0) return undefined;
 	const first = of.map((r) => r.first_load_cpu_ms).filter((x): x is number => x !== undefined);
+	const defined = (xs: (number | undefined)[]): number | undefined => {
+		const present = xs.filter((x): x is number => x !== undefined);
+		return present.length > 0 ? median(present) : undefined;
+	};
 	return {
 		module,
 		storage: of[0].storage,
@@ -147,5 +188,8 @@ export function scaleMedian(runs: ScaleRun[], module: "built" | "stock", storage
 		longest_block_max_ms: Math.max(...of.map((r) => r.longest_block_ms)),
 		load_cpu_ms: median(of.map((r) => r.load_cpu_ms)),
 		first_load_cpu_ms: first.length > 0 ? median(first) : undefined,
+		catch_up_s: defined(of.map((r) => r.catch_up_s)),
+		catch_up_cpu_ms: defined(of.map((r) => r.catch_up_cpu_ms)),
+		catch_up_longest_page_ms: of.some((r) => r.catch_up_longest_page_ms !== undefined) ? Math.max(...of.map((r) => r.catch_up_longest_page_ms ?? 0)) : undefined,
 	};
 }

@@ -677,6 +677,138 @@ function ____exports.describe_void(problem)
 end
 return ____exports
  end,
+["sql_invite_pages"] = function(...)
+local ____exports = {}
+local decode, json
+local ____prosody_require = require("prosody_require")
+local prosody_require = ____prosody_require.prosody_require
+function decode(value_type, value)
+	if value_type ~= "json" or value == nil then
+		return nil
+	end
+	local decoded = json.decode(value)
+	return decoded
+end
+json = prosody_require("util.json")
+local paths = prosody_require("util.paths")
+local storagemanager = prosody_require("core.storagemanager")
+local STORE = "invite_token"
+--- mod_storage_sql's normalize_params(), which its connections are keyed by.
+local function configured_params()
+	local given = module:get_option("sql", {driver = "SQLite3"})
+	if type(given) ~= "table" then
+		return nil
+	end
+	local params = given
+	if type(params.driver) ~= "string" then
+		return nil
+	end
+	local database = params.database
+	if params.driver == "SQLite3" and database ~= ":memory:" then
+		database = paths.resolve_relative_path(prosody.paths.data or ".", database or "prosody.sqlite")
+	end
+	if type(database) ~= "string" then
+		return nil
+	end
+	return {
+		driver = params.driver,
+		database = database,
+		username = params.username,
+		password = params.password,
+		host = params.host,
+		port = params.port
+	}
+end
+local function same_database(a, b)
+	return a.driver == b.driver and a.database == b.database and a.host == b.host and a.port == b.port and a.username == b.username
+end
+--- mod_storage_sql's connection to the database that holds this host's
+-- invites, or nil when they are not in SQL storage (or the driver has not
+-- connected yet: asked again later).
+function ____exports.invite_sql_engine()
+	local driver, driver_name = storagemanager.get_driver(module.host, STORE)
+	if driver == nil or driver_name ~= "sql" then
+		return nil
+	end
+	local params = configured_params()
+	if params == nil then
+		return nil
+	end
+	local engines = module:shared("/*/sql/connections")
+	for ____, engine in pairs(engines) do
+		if type(engine) == "table" and type(engine.params) == "table" and same_database(engine.params, params) then
+			return engine
+		end
+	end
+	return nil
+end
+local TOKENS_SQL = "SELECT \"key\" FROM \"prosody\" WHERE \"host\"=? AND \"user\"=? AND \"store\"=? AND \"key\">? ORDER BY \"key\" LIMIT %d"
+local RECORDS_SQL = "SELECT \"key\",\"type\",\"value\" FROM \"prosody\" WHERE \"host\"=? AND \"user\"=? AND \"store\"=? AND \"key\">? AND \"key\"<=? ORDER BY \"key\""
+--- Runs `f` in a transaction of `engine`: its result, or nil and the error.
+local function in_transaction(engine, f)
+	local ok, result = engine:transaction(f)
+	if not ok then
+		return nil, tostring(result)
+	end
+	return result
+end
+--- The tokens of the stored invites that come after `after` (in the
+-- database's order), at most `limit`: only the keys, a few bytes a row
+-- (1 000 rows: about 1 ms with SQLite, 3 ms with PostgreSQL on loopback).
+-- Nil and the error when the database failed.
+function ____exports.list_invite_tokens(engine, after, limit)
+	local sql = string.format(TOKENS_SQL, limit)
+	return in_transaction(
+		engine,
+		function()
+			local tokens = {}
+			for row in engine:select(
+				sql,
+				module.host,
+				"",
+				STORE,
+				after
+			) do
+				local token = row[1]
+				if token ~= nil then
+					tokens[#tokens + 1] = token
+				end
+			end
+			return tokens
+		end
+	)
+end
+--- The stored invites with tokens after `after` up to `last`, in order, for
+-- `take(token)` to decode (`decode()`) or skip; `take` returns false to
+-- stop. One query for the range (1 000 rows: about 7 ms with SQLite, 8 ms
+-- with PostgreSQL); decoding costs about 13 µs an invite. Nil and the
+-- error when the database failed.
+function ____exports.read_invite_range(engine, after, last, take)
+	return in_transaction(
+		engine,
+		function()
+			for row in engine:select(
+				RECORDS_SQL,
+				module.host,
+				"",
+				STORE,
+				after,
+				last
+			) do
+				local token, value_type, value = row[1], row[2], row[3]
+				if token ~= nil and not take(
+					token,
+					function() return decode(value_type, value) end
+				) then
+					break
+				end
+			end
+			return true
+		end
+	)
+end
+return ____exports
+ end,
 ["pending_invites"] = function(...)
 local ____exports = {}
 local unfile, release_reservation, by_username, by_token
@@ -699,6 +831,8 @@ local reserved_removal = ____invite_index_store.reserved_removal
 local write_index_state = ____invite_index_store.write_index_state
 local write_named = ____invite_index_store.write_named
 local write_reserved = ____invite_index_store.write_reserved
+local ____sql_invite_pages = require("sql_invite_pages")
+local invite_sql_engine = ____sql_invite_pages.invite_sql_engine
 local ____tokens = require("tokens")
 local redact = ____tokens.redact
 function unfile(index, key, token)
@@ -723,6 +857,8 @@ by_token = {}
 local pending = {}
 --- Whether the reservations are known (the index was read); until then every name is "unknown".
 local ready = false
+--- A first load on SQL storage whose first round over the stored invites has not ended: every name is "unknown".
+local taking_over = false
 --- When a read of the invite store last failed; nil after a successful one.
 local failed_at
 --- The username a pending account invite reserves, or nil (open invites, resets, contact invites).
@@ -854,6 +990,12 @@ function ____exports.load_invite_index()
 		failed_at = os.time()
 		return false
 	end
+	if state == nil and invite_sql_engine() ~= nil then
+		taking_over = true
+		module:log("info", "Taking over the pending invites made before this version, page by page")
+		ready = load_reserved()
+		return ready
+	end
 	local ____temp_0
 	if state == nil then
 		____temp_0 = scan(true)
@@ -862,6 +1004,23 @@ function ____exports.load_invite_index()
 	end
 	ready = ____temp_0
 	return ready
+end
+--- The first round over the stored invites ended (outside_invites.ts): what
+-- a first load on SQL storage takes over is complete. False when the
+-- index state could not be written (tried again after the next round).
+function ____exports.round_completed()
+	if not taking_over then
+		return true
+	end
+	if not write_index_state({
+		version = INDEX_VERSION,
+		scanned_at = os.time()
+	}) then
+		return false
+	end
+	taking_over = false
+	module:log("info", "Took over the pending invites made before this version")
+	return true
 end
 --- How often expired invites are dropped from memory.
 local SWEEP_SECONDS = 3600
@@ -942,51 +1101,44 @@ end
 function ____exports.is_known_invite(token)
 	return pending[token] ~= nil
 end
---- Invites found in storage that this server did not see being made
--- (written by another tool, or made before a restart): filed as
--- invite-created files a new one, with one write per store for the whole
--- batch. Returns the tokens of records that are not a usable pending
--- invite (expired, not for registration, malformed), which need no second
--- look.
-function ____exports.take_in_found_invites(found)
+function ____exports.new_found_batch()
+	return {reserved = {}, named = {}}
+end
+--- Files one invite found in storage: its token (the key) and its record,
+-- unchecked. False when the record is no usable pending invite (expired,
+-- not for registration, malformed): it needs no second look.
+function ____exports.file_found_invite(batch, token, record)
 	local now = os.time()
-	local unusable = {}
-	local new_reserved = {}
-	local named = {}
-	do
-		local i = 0
-		while i < #found do
-			local token = found[i + 1].token
-			local record = found[i + 1].record
-			if not usable_record(token, record, now) or record.token ~= token or record.allow_registration ~= true then
-				unusable[#unusable + 1] = token
-			elseif pending[token] == nil then
-				pending[token] = record.expires
-				local username = reserved_username(record, module.host)
-				if username ~= nil then
-					reserve(username, token, record.expires)
-					new_reserved[token] = {username = username, expires = record.expires}
-					module:log(
-						"debug",
-						"Invite %s written by another process reserves %s",
-						redact(token),
-						username
-					)
-				end
-				for ____, account in ipairs(accounts_named(record)) do
-					file_under(named, account, token, record.expires)
-				end
-			end
-			i = i + 1
+	if not usable_record(token, record, now) or record.token ~= token or record.allow_registration ~= true then
+		return false
+	end
+	if pending[token] == nil then
+		pending[token] = record.expires
+		local username = reserved_username(record, module.host)
+		if username ~= nil then
+			reserve(username, token, record.expires)
+			batch.reserved[token] = {username = username, expires = record.expires}
+			module:log(
+				"debug",
+				"Invite %s written by another process reserves %s",
+				redact(token),
+				username
+			)
+		end
+		for ____, account in ipairs(accounts_named(record)) do
+			file_under(batch.named, account, token, record.expires)
 		end
 	end
-	if (next(new_reserved)) ~= nil then
-		write_reserved(new_reserved)
+	return true
+end
+--- Writes what a batch of found invites needs in this module's stores: one call per store.
+function ____exports.write_found_batch(batch)
+	if (next(batch.reserved)) ~= nil then
+		write_reserved(batch.reserved)
 	end
-	if (next(named)) ~= nil then
-		merge_named(named)
+	if (next(batch.named)) ~= nil then
+		merge_named(batch.named)
 	end
-	return unusable
 end
 --- invite-created: an invite made in this server is pending, and reserves its username, at once.
 function ____exports.add_pending_invite(record)
@@ -1028,7 +1180,7 @@ end
 -- no other registration may take it; "unknown" when storage could not tell.
 function ____exports.check_reservation(username)
 	local now = os.time()
-	if not ready or failed_at ~= nil and now - failed_at < RETRY_SECONDS then
+	if not ready or taking_over or failed_at ~= nil and now - failed_at < RETRY_SECONDS then
 		return "unknown"
 	end
 	local tokens = by_username[username]
@@ -1592,11 +1744,15 @@ local cache = prosody_require("util.cache")
 local session_failures = positive_option("invite_token_session_failures", 5)
 local address_failures = positive_option("invite_token_address_failures", 10)
 local domain_failures = positive_option("invite_token_domain_failures", 50)
+local remote_failures = positive_option("invite_token_remote_failures", 500)
 local period = positive_option("invite_token_failure_period", 60)
 local TRACKED = 10000
 local by_ip = cache.new(TRACKED)
 local by_sender = cache.new(TRACKED)
 local by_domain = cache.new(TRACKED)
+--- All remote servers together: one budget, kept under this key.
+local remote_total = cache.new(1)
+local ALL_REMOTE = "all remote servers"
 --- Whether `key` may have a token checked; logs at info once when its budget has run out.
 local function has_budget(budgets, key, what)
 	local budget = budgets:get(key)
@@ -1653,15 +1809,69 @@ function ____exports.preauth_failed(session)
 		)
 	end
 end
---- Whether a XEP-0379 token from `sender` (a bare JID; `domain` when it came from a remote server) may be checked.
-function ____exports.subscription_may_check(sender, domain)
-	return has_budget(by_sender, sender, "sender") and (domain == nil or has_budget(by_domain, domain, "server"))
+--- The budget of one server-to-server connection, kept on the session (it goes with the connection).
+local function connection_budget(connection)
+	local budget = connection.invites_register_token_budget
+	if budget == nil then
+		budget = {
+			bucket = throttle.create(domain_failures, period),
+			logged = false
+		}
+		connection.invites_register_token_budget = budget
+	end
+	return budget
 end
---- A XEP-0379 token was invalid: it counts against its sender and remote domain.
-function ____exports.subscription_failed(sender, domain)
-	spend(by_sender, sender, address_failures)
-	if domain ~= nil then
-		spend(by_domain, domain, domain_failures)
+--- The part of a domain one party controls: the last two labels, or three
+-- when those are a short second level under a country code (co.uk,
+-- com.au). A heuristic without a public suffix list: at worst, unrelated
+-- domains under one suffix share a budget of invalid tokens.
+function ____exports.base_domain(domain)
+	local two, second, tld = string.match(domain, "(([^.]+)%.([^.]+))$")
+	if two == nil or second == nil or tld == nil then
+		return domain
+	end
+	if #tld == 2 and #second <= 3 then
+		local three = string.match(domain, "([^.]+%.[^.]+%.[^.]+)$")
+		return three or two
+	end
+	return two
+end
+--- Whether a XEP-0379 token from `source` may be checked (see above).
+function ____exports.subscription_may_check(source)
+	if not has_budget(by_sender, source.sender, "sender") then
+		return false
+	end
+	local remote = source.remote
+	if remote == nil then
+		return true
+	end
+	local connection = connection_budget(remote.connection)
+	if not connection.bucket:peek(1) then
+		if not connection.logged then
+			connection.logged = true
+			module:log("info", "Too many invalid invite tokens over server connection %s: not checking more for a while", remote.connection.id or remote.domain)
+		end
+		return false
+	end
+	connection.logged = false
+	return has_budget(by_domain, remote.domain, "server") and has_budget(
+		by_domain,
+		____exports.base_domain(remote.domain),
+		"servers under"
+	) and has_budget(remote_total, ALL_REMOTE, "the sum of")
+end
+--- A XEP-0379 token was invalid: it counts against every budget of its source.
+function ____exports.subscription_failed(source)
+	spend(by_sender, source.sender, address_failures)
+	local remote = source.remote
+	if remote ~= nil then
+		connection_budget(remote.connection).bucket:poll(1)
+		spend(by_domain, remote.domain, domain_failures)
+		local base = ____exports.base_domain(remote.domain)
+		if base ~= remote.domain then
+			spend(by_domain, base, domain_failures)
+		end
+		spend(remote_total, ALL_REMOTE, remote_failures)
 	end
 end
 return ____exports
@@ -2266,14 +2476,16 @@ function ____exports.approve_preauth_subscription(invites, event, token)
 		module:log("debug", "Ignoring malformed preauth token in subscription request from %s to %s", contact, username)
 		return nil
 	end
+	local origin = event.origin
 	local ____temp_0
-	if event.origin.type == "s2sin" then
+	if origin.type == "s2sin" or origin.type == "s2sout" then
 		____temp_0 = jid.host(contact)
 	else
 		____temp_0 = nil
 	end
 	local remote_domain = ____temp_0
-	if not subscription_may_check(contact, remote_domain) then
+	local source = {sender = contact, remote = remote_domain ~= nil and ({domain = remote_domain, connection = origin}) or nil}
+	if not subscription_may_check(source) then
 		return nil
 	end
 	local invite, problem = get_contact_invite(invites, token, username)
@@ -2287,7 +2499,7 @@ function ____exports.approve_preauth_subscription(invites, event, token)
 			problem
 		)
 		if problem ~= "internal-error" then
-			subscription_failed(contact, remote_domain)
+			subscription_failed(source)
 		end
 		return nil
 	end
@@ -2694,147 +2906,18 @@ function ____exports.prefill_registration_form(event)
 end
 return ____exports
  end,
-["sql_invite_pages"] = function(...)
-local ____exports = {}
-local decode, json
-local ____prosody_require = require("prosody_require")
-local prosody_require = ____prosody_require.prosody_require
-function decode(value_type, value)
-	if value_type ~= "json" or value == nil then
-		return nil
-	end
-	local decoded = json.decode(value)
-	return decoded
-end
-json = prosody_require("util.json")
-local paths = prosody_require("util.paths")
-local storagemanager = prosody_require("core.storagemanager")
-local STORE = "invite_token"
---- mod_storage_sql's normalize_params(), which its connections are keyed by.
-local function configured_params()
-	local given = module:get_option("sql", {driver = "SQLite3"})
-	if type(given) ~= "table" then
-		return nil
-	end
-	local params = given
-	if type(params.driver) ~= "string" then
-		return nil
-	end
-	local database = params.database
-	if params.driver == "SQLite3" and database ~= ":memory:" then
-		database = paths.resolve_relative_path(prosody.paths.data or ".", database or "prosody.sqlite")
-	end
-	if type(database) ~= "string" then
-		return nil
-	end
-	return {
-		driver = params.driver,
-		database = database,
-		username = params.username,
-		password = params.password,
-		host = params.host,
-		port = params.port
-	}
-end
-local function same_database(a, b)
-	return a.driver == b.driver and a.database == b.database and a.host == b.host and a.port == b.port and a.username == b.username
-end
---- mod_storage_sql's connection to the database that holds this host's
--- invites, or nil when they are not in SQL storage (or the driver has not
--- connected yet: asked again later).
-function ____exports.invite_sql_engine()
-	local driver, driver_name = storagemanager.get_driver(module.host, STORE)
-	if driver == nil or driver_name ~= "sql" then
-		return nil
-	end
-	local params = configured_params()
-	if params == nil then
-		return nil
-	end
-	local engines = module:shared("/*/sql/connections")
-	for ____, engine in pairs(engines) do
-		if type(engine) == "table" and type(engine.params) == "table" and same_database(engine.params, params) then
-			return engine
-		end
-	end
-	return nil
-end
-local TOKENS_SQL = "SELECT \"key\" FROM \"prosody\" WHERE \"host\"=? AND \"user\"=? AND \"store\"=? AND \"key\">? ORDER BY \"key\" LIMIT %d"
-local RECORDS_SQL = "SELECT \"key\",\"type\",\"value\" FROM \"prosody\" WHERE \"host\"=? AND \"user\"=? AND \"store\"=? AND \"key\">? AND \"key\"<=? ORDER BY \"key\""
---- Runs `f` in a transaction of `engine`: its result, or nil and the error.
-local function in_transaction(engine, f)
-	local ok, result = engine:transaction(f)
-	if not ok then
-		return nil, tostring(result)
-	end
-	return result
-end
---- The tokens of the stored invites that come after `after` (in the
--- database's order), at most `limit`: only the keys, a few bytes a row
--- (1 000 rows: about 1 ms with SQLite, 3 ms with PostgreSQL on loopback).
--- Nil and the error when the database failed.
-function ____exports.list_invite_tokens(engine, after, limit)
-	local sql = string.format(TOKENS_SQL, limit)
-	return in_transaction(
-		engine,
-		function()
-			local tokens = {}
-			for row in engine:select(
-				sql,
-				module.host,
-				"",
-				STORE,
-				after
-			) do
-				local token = row[1]
-				if token ~= nil then
-					tokens[#tokens + 1] = token
-				end
-			end
-			return tokens
-		end
-	)
-end
---- The stored invites with tokens after `after` up to `last`, in order, for
--- `take(token)` to decode (`decode()`) or skip; `take` returns false to
--- stop. One query for the range (1 000 rows: about 7 ms with SQLite, 8 ms
--- with PostgreSQL); decoding costs about 13 µs an invite. Nil and the
--- error when the database failed.
-function ____exports.read_invite_range(engine, after, last, take)
-	return in_transaction(
-		engine,
-		function()
-			for row in engine:select(
-				RECORDS_SQL,
-				module.host,
-				"",
-				STORE,
-				after,
-				last
-			) do
-				local token, value_type, value = row[1], row[2], row[3]
-				if token ~= nil and not take(
-					token,
-					function() return decode(value_type, value) end
-				) then
-					break
-				end
-			end
-			return true
-		end
-	)
-end
-return ____exports
- end,
 ["outside_invites"] = function(...)
 local ____exports = {}
 local ____invite_claims = require("invite_claims")
 local was_used = ____invite_claims.was_used
 local ____pending_invites = require("pending_invites")
+local file_found_invite = ____pending_invites.file_found_invite
 local index_ready = ____pending_invites.index_ready
 local is_known_invite = ____pending_invites.is_known_invite
+local new_found_batch = ____pending_invites.new_found_batch
 local read_every_pending_invite = ____pending_invites.read_every_pending_invite
-local take_in_found_invites = ____pending_invites.take_in_found_invites
+local round_completed = ____pending_invites.round_completed
+local write_found_batch = ____pending_invites.write_found_batch
 local ____prosody_require = require("prosody_require")
 local prosody_require = ____prosody_require.prosody_require
 local ____sql_invite_pages = require("sql_invite_pages")
@@ -2844,7 +2927,7 @@ local read_invite_range = ____sql_invite_pages.read_invite_range
 local time = prosody_require("util.time")
 --- Rows per page: rows of known invites cost about 1 µs each (they are not decoded).
 local PAGE_ROWS = 1000
---- Seconds a page may spend decoding invites not known before (about 20-50 µs each); the rest waits for the next page.
+--- Seconds a page may spend reading, decoding and filing invites not known before (about 40 µs each); the rest waits for the next page.
 local PAGE_BUDGET = 0.02
 --- Seconds between two pages of a round.
 local PAGE_SECONDS = 1
@@ -2867,33 +2950,41 @@ local round_longest = 0
 local function known(token)
 	return is_known_invite(token) or unusable[token] ~= nil or was_used(token)
 end
---- The invites of one page that are not known yet, read and decoded until
--- PAGE_BUDGET has passed (at least one, so that a round always moves on).
--- The token up to which the page was gone through, or nil and the error.
-local function read_unknown(engine, tokens, started, found)
+--- The invites of one page that are not known yet, read, decoded and filed
+-- until PAGE_BUDGET has passed (at least one, so that a round always
+-- moves on). The token up to which the page was gone through and how many
+-- were new, or nil and the error.
+local function take_in_unknown(engine, tokens, started)
 	local reached = after
+	local found = 0
+	local batch = new_found_batch()
 	local ok, err = read_invite_range(
 		engine,
 		after,
 		tokens[#tokens],
 		function(token, decode)
 			if not known(token) then
-				if #found > 0 and time.now() - started > PAGE_BUDGET then
+				if found > 0 and time.now() - started > PAGE_BUDGET then
 					return false
 				end
-				found[#found + 1] = {
-					token = token,
-					record = decode()
-				}
+				found = found + 1
+				if not file_found_invite(
+					batch,
+					token,
+					decode()
+				) then
+					unusable[token] = true
+				end
 			end
 			reached = token
 			return true
 		end
 	)
+	write_found_batch(batch)
 	if ok == nil then
 		return nil, err or "unknown error"
 	end
-	return reached
+	return reached, found
 end
 --- How many of a page's tokens come up to `reached` (all of them when it is not among them).
 local function gone_through(tokens, reached)
@@ -2925,32 +3016,29 @@ local function next_page()
 	end
 	local reached = #tokens > 0 and tokens[#tokens] or after
 	local more = #tokens == PAGE_ROWS
-	local found = {}
-	local unknown = 0
+	local found = 0
+	local unknown = false
 	for ____, token in ipairs(tokens) do
-		if not known(token) then
-			unknown = unknown + 1
-		end
+		unknown = unknown or not known(token)
 	end
-	if unknown > 0 then
-		local read_up_to, read_err = read_unknown(engine, tokens, started, found)
+	if unknown then
+		local read_up_to, new_or_err = take_in_unknown(engine, tokens, started)
 		if read_up_to == nil then
-			module:log("warn", "Could not look for invites written by other processes: %s", read_err)
+			module:log("warn", "Could not look for invites written by other processes: %s", new_or_err)
 			return SQL_ROUND_SECONDS
 		end
 		more = more or read_up_to ~= reached
 		reached = read_up_to
-	end
-	for ____, token in ipairs(take_in_found_invites(found)) do
-		unusable[token] = true
+		found = new_or_err
 	end
 	round_rows = round_rows + gone_through(tokens, reached)
-	round_found = round_found + #found
+	round_found = round_found + found
 	round_longest = math.max(
 		round_longest,
 		time.now() - started
 	)
 	if not more then
+		round_completed()
 		module:log(
 			"debug",
 			"Looked for invites written by other processes: %d stored, %d not known before; longest page %.1f ms",
@@ -2965,7 +3053,7 @@ local function next_page()
 		return SQL_ROUND_SECONDS
 	end
 	after = reached
-	return #found > 0 and CATCH_UP_SECONDS or PAGE_SECONDS
+	return found > 0 and CATCH_UP_SECONDS or PAGE_SECONDS
 end
 --- Starts looking for invites written by other processes, as the storage allows (see above).
 function ____exports.watch_outside_invites()

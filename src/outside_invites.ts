@@ -22,11 +22,14 @@
  *    when `invite_reservation_refresh` is set, a timer reads every pending
  *    invite at that interval, in one blocking call (about 20 µs per invite).
  *
- * The first round after a restart also learns the unbound invites made
- * before it, which the limits then know to be pending.
+ * The first round after a start also learns the unbound invites made
+ * before it, which the limits then know to be pending; at the first load
+ * of this version on SQL storage, it takes over every invite made before
+ * (pending_invites.ts: until it ends, registrations that must check a
+ * name are asked to try again later).
  */
 import { was_used } from "./invite_claims";
-import { index_ready, is_known_invite, read_every_pending_invite, take_in_found_invites, type FoundInvite } from "./pending_invites";
+import { file_found_invite, index_ready, is_known_invite, new_found_batch, read_every_pending_invite, round_completed, write_found_batch } from "./pending_invites";
 import { prosody_require } from "./prosody_require";
 import { invite_sql_engine, list_invite_tokens, read_invite_range } from "./sql_invite_pages";
 import type { SqlEngine } from "./types/sql";
@@ -35,7 +38,7 @@ const time = prosody_require("util.time");
 
 /** Rows per page: rows of known invites cost about 1 µs each (they are not decoded). */
 const PAGE_ROWS = 1000;
-/** Seconds a page may spend decoding invites not known before (about 20-50 µs each); the rest waits for the next page. */
+/** Seconds a page may spend reading, decoding and filing invites not known before (about 40 µs each); the rest waits for the next page. */
 const PAGE_BUDGET = 0.02;
 /** Seconds between two pages of a round. */
 const PAGE_SECONDS = 1;
@@ -63,26 +66,33 @@ function known(token: string): boolean {
 }
 
 /**
- * The invites of one page that are not known yet, read and decoded until
- * PAGE_BUDGET has passed (at least one, so that a round always moves on).
- * The token up to which the page was gone through, or nil and the error.
+ * The invites of one page that are not known yet, read, decoded and filed
+ * until PAGE_BUDGET has passed (at least one, so that a round always
+ * moves on). The token up to which the page was gone through and how many
+ * were new, or nil and the error.
  */
-function read_unknown(engine: SqlEngine, tokens: readonly string[], started: number, found: FoundInvite[]): LuaMultiReturn<[string] | [undefined, string]> {
+function take_in_unknown(engine: SqlEngine, tokens: readonly string[], started: number): LuaMultiReturn<[string, number] | [undefined, string]> {
 	let reached = after;
+	let found = 0;
+	const batch = new_found_batch();
 	const [ok, err] = read_invite_range(engine, after, tokens[tokens.length - 1], (token, decode) => {
 		if (!known(token)) {
-			if (found.length > 0 && time.now() - started > PAGE_BUDGET) {
+			if (found > 0 && time.now() - started > PAGE_BUDGET) {
 				return false; // the rest of the page waits for the next one
 			}
-			found[found.length] = { token, record: decode() };
+			found += 1;
+			if (!file_found_invite(batch, token, decode())) {
+				unusable.set(token, true);
+			}
 		}
 		reached = token;
 		return true;
 	});
+	write_found_batch(batch); // what was filed before a failure is kept too
 	if (ok === undefined) {
 		return $multi(undefined, err ?? "unknown error");
 	}
-	return $multi(reached);
+	return $multi(reached, found);
 }
 
 /** How many of a page's tokens come up to `reached` (all of them when it is not among them). */
@@ -112,29 +122,26 @@ function next_page(): number {
 	}
 	let reached = tokens.length > 0 ? tokens[tokens.length - 1] : after;
 	let more = tokens.length === PAGE_ROWS;
-	const found: FoundInvite[] = [];
-	let unknown = 0;
+	let found = 0;
+	let unknown = false;
 	for (const token of tokens) {
-		if (!known(token)) {
-			unknown += 1;
-		}
+		unknown = unknown || !known(token);
 	}
-	if (unknown > 0) {
-		const [read_up_to, read_err] = read_unknown(engine, tokens, started, found);
+	if (unknown) {
+		const [read_up_to, new_or_err] = take_in_unknown(engine, tokens, started);
 		if (read_up_to === undefined) {
-			module.log("warn", "Could not look for invites written by other processes: %s", read_err);
+			module.log("warn", "Could not look for invites written by other processes: %s", new_or_err);
 			return SQL_ROUND_SECONDS;
 		}
 		more = more || read_up_to !== reached;
 		reached = read_up_to;
-	}
-	for (const token of take_in_found_invites(found)) {
-		unusable.set(token, true);
+		found = new_or_err as number;
 	}
 	round_rows += gone_through(tokens, reached);
-	round_found += found.length;
+	round_found += found;
 	round_longest = math.max(round_longest, time.now() - started);
 	if (!more) {
+		round_completed();
 		module.log(
 			"debug",
 			"Looked for invites written by other processes: %d stored, %d not known before; longest page %.1f ms",
@@ -149,7 +156,7 @@ function next_page(): number {
 		return SQL_ROUND_SECONDS;
 	}
 	after = reached;
-	return found.length > 0 ? CATCH_UP_SECONDS : PAGE_SECONDS;
+	return found > 0 ? CATCH_UP_SECONDS : PAGE_SECONDS;
 }
 
 /** Starts looking for invites written by other processes, as the storage allows (see above). */

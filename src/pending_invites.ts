@@ -17,7 +17,8 @@
  * mod_invites keeps invites by token, in a store that can only be read
  * whole (about 20 µs per pending invite with SQLite: 2 s at 100 000, during
  * which the server serves nobody). So that read happens once, the first
- * time this version loads, to take over the invites made before; from then
+ * time this version loads, to take over the invites made before (on SQL
+ * storage not even then: the invites are taken over page by page); from then
  * on this module keeps its own stores (invite_index_store.ts), written when
  * an invite is made in the server (mod_invites' invite-created event) and
  * read whole only for the reservations (one entry per bound invite) when
@@ -45,6 +46,7 @@ import {
 	write_reserved,
 	type ReservedEntry,
 } from "./invite_index_store";
+import { invite_sql_engine } from "./sql_invite_pages";
 import { redact } from "./tokens";
 import type { InviteRecord } from "./types/mod_invites";
 
@@ -59,6 +61,8 @@ let by_token = new LuaTable<string, string>();
 const pending = new LuaTable<string, number>();
 /** Whether the reservations are known (the index was read); until then every name is "unknown". */
 let ready = false;
+/** A first load on SQL storage whose first round over the stored invites has not ended: every name is "unknown". */
+let taking_over = false;
 /** When a read of the invite store last failed; nil after a successful one. */
 let failed_at: number | undefined;
 
@@ -210,8 +214,35 @@ export function load_invite_index(): boolean {
 		failed_at = os.time();
 		return false;
 	}
+	if (state === undefined && invite_sql_engine() !== undefined) {
+		// On SQL storage the invites made before are taken over page by page
+		// (outside_invites.ts), never in one blocking read; until its first
+		// round ends, every name is "unknown" (a registration that must
+		// check one is asked to try again later).
+		taking_over = true;
+		module.log("info", "Taking over the pending invites made before this version, page by page");
+		ready = load_reserved();
+		return ready;
+	}
 	ready = state === undefined ? scan(true) : load_reserved();
 	return ready;
+}
+
+/**
+ * The first round over the stored invites ended (outside_invites.ts): what
+ * a first load on SQL storage takes over is complete. False when the
+ * index state could not be written (tried again after the next round).
+ */
+export function round_completed(): boolean {
+	if (!taking_over) {
+		return true;
+	}
+	if (!write_index_state({ version: INDEX_VERSION, scanned_at: os.time() })) {
+		return false;
+	}
+	taking_over = false;
+	module.log("info", "Took over the pending invites made before this version");
+	return true;
 }
 
 /** How often expired invites are dropped from memory. */
@@ -289,50 +320,54 @@ export function is_known_invite(token: string): boolean {
 	return pending.get(token) !== undefined;
 }
 
-/** A stored invite read some other way than from invite-created: its token (the key) and its record, unchecked. */
-export interface FoundInvite {
-	readonly token: string;
-	readonly record: unknown;
+/**
+ * Invites found in storage that this server did not see being made
+ * (written by another tool, or made before a restart), filed one at a
+ * time as invite-created files a new one; what must be written is
+ * gathered in a batch, written once for all of them (write_found_batch).
+ */
+export interface FoundBatch {
+	readonly reserved: LuaTable<string, ReservedEntry>;
+	readonly named: LuaTable<string, LuaTable<string, number>>;
+}
+
+export function new_found_batch(): FoundBatch {
+	return { reserved: new LuaTable(), named: new LuaTable() };
 }
 
 /**
- * Invites found in storage that this server did not see being made
- * (written by another tool, or made before a restart): filed as
- * invite-created files a new one, with one write per store for the whole
- * batch. Returns the tokens of records that are not a usable pending
- * invite (expired, not for registration, malformed), which need no second
- * look.
+ * Files one invite found in storage: its token (the key) and its record,
+ * unchecked. False when the record is no usable pending invite (expired,
+ * not for registration, malformed): it needs no second look.
  */
-export function take_in_found_invites(found: readonly FoundInvite[]): string[] {
+export function file_found_invite(batch: FoundBatch, token: string, record: unknown): boolean {
 	const now = os.time();
-	const unusable: string[] = [];
-	const new_reserved = new LuaTable<string, ReservedEntry>();
-	const named = new LuaTable<string, LuaTable<string, number>>();
-	for (let i = 0; i < found.length; i++) {
-		const token = found[i].token;
-		const record = found[i].record;
-		if (!usable_record(token, record, now) || record.token !== token || record.allow_registration !== true) {
-			unusable[unusable.length] = token;
-		} else if (pending.get(token) === undefined) {
-			pending.set(token, record.expires);
-			const username = reserved_username(record, module.host);
-			if (username !== undefined) {
-				reserve(username, token, record.expires);
-				new_reserved.set(token, { username, expires: record.expires });
-				module.log("debug", "Invite %s written by another process reserves %s", redact(token), username);
-			}
-			for (const account of accounts_named(record)) {
-				file_under(named, account, token, record.expires);
-			}
+	if (!usable_record(token, record, now) || record.token !== token || record.allow_registration !== true) {
+		return false;
+	}
+	if (pending.get(token) === undefined) {
+		pending.set(token, record.expires);
+		const username = reserved_username(record, module.host);
+		if (username !== undefined) {
+			reserve(username, token, record.expires);
+			batch.reserved.set(token, { username, expires: record.expires });
+			module.log("debug", "Invite %s written by another process reserves %s", redact(token), username);
+		}
+		for (const account of accounts_named(record)) {
+			file_under(batch.named, account, token, record.expires);
 		}
 	}
-	if (next(new_reserved)[0] !== undefined) {
-		write_reserved(new_reserved);
+	return true;
+}
+
+/** Writes what a batch of found invites needs in this module's stores: one call per store. */
+export function write_found_batch(batch: FoundBatch): void {
+	if (next(batch.reserved)[0] !== undefined) {
+		write_reserved(batch.reserved);
 	}
-	if (next(named)[0] !== undefined) {
-		merge_named(named);
+	if (next(batch.named)[0] !== undefined) {
+		merge_named(batch.named);
 	}
-	return unusable;
 }
 
 /** invite-created: an invite made in this server is pending, and reserves its username, at once. */
@@ -389,7 +424,7 @@ export type Reservation = "free" | "reserved" | "unknown";
  */
 export function check_reservation(username: string): Reservation {
 	const now = os.time();
-	if (!ready || (failed_at !== undefined && now - failed_at < RETRY_SECONDS)) {
+	if (!ready || taking_over || (failed_at !== undefined && now - failed_at < RETRY_SECONDS)) {
 		return "unknown";
 	}
 	const tokens = by_username.get(username);

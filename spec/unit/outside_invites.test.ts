@@ -86,6 +86,25 @@ describe.each(prosodyVersions)("invites written into SQL storage by another proc
 		expect(roundLogs(sim)).toEqual([expect.stringMatching(/: 100 stored, 100 not known before;/)]);
 	});
 
+	test("the first load of this version takes over the invites made before page by page, never in one read; names wait until it ends", () => {
+		const sim = sims.create({ version, ...OPEN, modules: ["presence", "register_ibr", "invites"] });
+		sim.invites.createElsewhere("alice");
+		writeElsewhere(sim, 1500);
+		sim.call(`assert(sim.modulemanager.load(sim.host, "invites_register"))`);
+		expect(sim.wholeReads("invite_token")).toBe(0);
+		expect(stanzaError(registerWith(sim, undefined, "zed"))).toEqual({ type: "wait", condition: "internal-server-error", text: "The username could not be checked, please try again later" });
+		sim.advance(1);
+		sim.advance(0.1); // pages that find new invites come every tenth of a second
+		expect(sim.sqlReads().pages).toBe(2);
+		expect(sim.logs("info").map((l) => l.message)).toContain("Took over the pending invites made before this version");
+		expect(stanzaError(registerWith(sim, undefined, "alice"))).toEqual(RESERVED);
+		expect(registerWith(sim, undefined, "zed").attrs.type).toBe("result");
+		// Taken over once: the next load reads the module's own stores.
+		sim.call(`assert(sim.modulemanager.reload(sim.host, "invites_register"))`);
+		expect(stanzaError(registerWith(sim, undefined, "alice"))).toEqual(RESERVED);
+		expect(sim.wholeReads("invite_token")).toBe(0);
+	});
+
 	test("after a restart, the first round knows the open invites made before it as pending (checked whatever the budgets)", () => {
 		const sim = sims.create({ version, config: SQL });
 		const invite = sim.invites.createElsewhere(undefined);
@@ -97,10 +116,11 @@ describe.each(prosodyVersions)("invites written into SQL storage by another proc
 
 	test("a database that fails is logged and tried again at the next round; what is reserved stays reserved", () => {
 		const sim = sims.create({ version, ...OPEN });
+		secondsPass(sim, 1); // the first round ends (with it, the taking over at the first load)
 		sim.invites.createAccount("carol");
 		sim.invites.createElsewhere("alice");
 		sim.storage.fail("invite_token", "error", "get");
-		secondsPass(sim, 1);
+		sim.advance(60);
 		expect(sim.logs("warn").map((l) => l.message).join("\n")).toContain("Could not look for invites written by other processes");
 		sim.storage.fail("invite_token", undefined);
 		expect(stanzaError(registerWith(sim, undefined, "carol"))?.condition).toBe("conflict");
