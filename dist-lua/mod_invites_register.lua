@@ -3058,16 +3058,17 @@ end
 --- Starts looking for invites written by other processes, as the storage allows (see above).
 function ____exports.watch_outside_invites()
 	if invite_sql_engine() ~= nil then
-		module:add_timer(
-			PAGE_SECONDS,
-			function()
-				local ok, delay = pcall(next_page)
-				if not ok then
-					module:log("error", "Could not look for invites written by other processes: %s", delay)
-					return SQL_ROUND_SECONDS
-				end
-				return delay
+		local function page()
+			local ok, delay = pcall(next_page)
+			if not ok then
+				module:log("error", "Could not look for invites written by other processes: %s", delay)
+				return SQL_ROUND_SECONDS
 			end
+			return delay
+		end
+		module:add_timer(
+			page(),
+			page
 		)
 		return
 	end

@@ -162,14 +162,18 @@ function next_page(): number {
 /** Starts looking for invites written by other processes, as the storage allows (see above). */
 export function watch_outside_invites(): void {
 	if (invite_sql_engine() !== undefined) {
-		module.add_timer(PAGE_SECONDS, () => {
+		const page = (): number => {
 			const [ok, delay] = pcall(next_page);
 			if (!ok) {
 				module.log("error", "Could not look for invites written by other processes: %s", delay);
 				return SQL_ROUND_SECONDS;
 			}
 			return delay;
-		});
+		};
+		// The first page at once (a few ms): on a new or small server, the
+		// first round (and the taking over at a first load) ends before the
+		// first client comes.
+		module.add_timer(page(), page);
 		return;
 	}
 	if (refresh !== undefined) {
