@@ -777,7 +777,7 @@ if (scale.length > 0) {
 		`5. Scale on Prosody ${info.prosody["13"]}: invited registrations one at a time with N pending invites written straight into the store; medians over the rounds (the longest blocks' maximum in brackets). ` +
 			`Targets: ours/stock ≤ ${cpu_vs_stock.toFixed(2)}; ours' longest block ≤ ${longest_block_ms} ms; ours' module load ≤ ${load_cpu_ms} ms of CPU. ` +
 			"Longest block: the longest ping round trip of a signed-in, idle client while registrations run. Module load: the server CPU of module:reload (as at every start); " +
-			"first load: ours' first load of this version, which reads every pending invite once. After load (SQL storage): ours' first round over the stored tokens after a load, which learns the open invites made before " +
+			"first load: ours' first load of this version (file storage: every pending invite read once; SQL storage: the takeover page by page only starts). After load (SQL storage): ours' first round over the stored tokens after a load, which learns the open invites made before " +
 			"(its duration, the server CPU meanwhile, its longest page); the registrations are measured after it. PostgreSQL: a throwaway cluster of Debian's postgresql on loopback (fsync off).",
 	);
 	out.push("");

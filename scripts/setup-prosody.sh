@@ -7,15 +7,22 @@
 #    ports: spec/support/postgres.ts), LuaRocks (prosodyctl install)
 #    and Chromium (browser tests). Installed as root, or with
 #    sudo; without either, setup stops and names the packages to install.
-#  - From bookworm-backports, fetched with apt-get download (own sources
-#    list and lists folder, nothing installed) and unpacked with dpkg -x,
-#    each only when its folder is missing:
-#    - Prosody 13 (whatever 13.x backports has), which cannot be installed
-#      beside 0.12, into .cache/prosody-13, with copies of its launchers
-#      (bin/prosody, bin/prosodyctl) pointing into that folder;
+#  - From bookworm-backports and trixie-backports, fetched with apt-get
+#    download (own sources list and lists folder, nothing installed) and
+#    unpacked with dpkg -x, each only when its folder is missing:
+#    - Prosody 13 from bookworm-backports (13.0.1), which cannot be
+#      installed beside 0.12, into .cache/prosody-13, with copies of its
+#      launchers (bin/prosody, bin/prosodyctl) pointing into that folder;
+#    - the newest Prosody 13 (trixie-backports: 13.0.6 today) into
+#      .cache/prosody-13-latest. Its C modules (util/*.so) need trixie's
+#      libc (2.38), and Debian's source packages are not always reachable,
+#      so they are replaced by bookworm-backports' build of the same 13.0
+#      series: the Lua code (core/, modules/, util/*.lua) is 13.0.6's;
 #    - prosody-modules, the community modules (mod_invites_page,
 #      mod_invites_register_web, …) the web registration tests load, into
-#      .cache/prosody-modules (modules in usr/lib/prosody/modules/).
+#      .cache/prosody-modules (bookworm-backports, April 2025) and
+#      .cache/prosody-modules-latest (trixie-backports, July 2026; Lua
+#      only), modules in usr/lib/prosody/modules/.
 #  - A self-signed certificate for "localhost" (.cache/tls), which the test
 #    servers use and the test clients trust (NODE_EXTRA_CA_CERTS).
 set -eu
@@ -23,8 +30,11 @@ cd "$(dirname "$0")/.."
 
 PACKAGES="prosody openssl lua5.1 lua5.2 lua5.3 lua5.4 luajit lua-check lua-busted lua-dbi-sqlite3 lua-dbi-postgresql postgresql luarocks chromium"
 BACKPORTS="bookworm-backports"
+LATEST="trixie-backports"
 P13_DIR=".cache/prosody-13"
+P13_LATEST_DIR=".cache/prosody-13-latest"
 MODULES_DIR=".cache/prosody-modules"
+MODULES_LATEST_DIR=".cache/prosody-modules-latest"
 APT_DIR="$(pwd)/.cache/apt-backports"
 
 missing=""
@@ -63,31 +73,52 @@ backports_apt() {
 }
 lists_updated=""
 
-# unpack_backport PACKAGE DIR: the package's current bookworm-backports
-# version, unpacked into DIR (replaced whole, only once fully unpacked);
-# its version goes to DIR/.deb-version.
+# unpack_backport PACKAGE DIR [SUITE]: the package's current version in
+# SUITE (default bookworm-backports), unpacked into DIR (replaced whole,
+# only once fully unpacked); its version goes to DIR/.deb-version.
 unpack_backport() {
+	suite="${3:-$BACKPORTS}"
 	if [ -z "$lists_updated" ]; then
 		mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/archives/partial"
-		echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $BACKPORTS main" > "$APT_DIR/sources.list"
+		{
+			echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $BACKPORTS main"
+			echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $LATEST main"
+		} > "$APT_DIR/sources.list"
+		echo "setup: reading the package lists of $BACKPORTS and $LATEST"
 		backports_apt update -qq
 		lists_updated=1
 	fi
 	download="$APT_DIR/download"
 	rm -rf "$download" "$2.partial"
 	mkdir -p "$download" "$2.partial"
-	(cd "$download" && backports_apt download -qq "$1/$BACKPORTS")
-	set -- "$1" "$2" "$download"/*.deb
-	if [ $# -ne 3 ] || [ ! -f "$3" ]; then
-		echo "setup: apt-get download $1/$BACKPORTS gave no single .deb in $download" >&2
+	echo "setup: downloading $1 from $suite"
+	(cd "$download" && backports_apt download -q "$1/$suite")
+	set -- "$1" "$2" "$suite" "$download"/*.deb
+	if [ $# -ne 4 ] || [ ! -f "$4" ]; then
+		echo "setup: apt-get download $1/$3 gave no single .deb in $download" >&2
 		exit 1
 	fi
-	dpkg -x "$3" "$2.partial"
-	dpkg-deb -f "$3" Version > "$2.partial/.deb-version"
+	dpkg -x "$4" "$2.partial"
+	dpkg-deb -f "$4" Version > "$2.partial/.deb-version"
 	rm -rf "$2"
 	mv "$2.partial" "$2"
 	rm -rf "$download"
-	echo "setup: unpacked $1 $(cat "$2/.deb-version") from $BACKPORTS into $2"
+	echo "setup: unpacked $1 $(cat "$2/.deb-version") from $3 into $2"
+}
+
+# launchers DIR: copies of an unpacked Prosody's launchers in DIR/bin, pointing into DIR.
+launchers() {
+	if [ ! -x "$1/bin/prosodyctl" ]; then
+		mkdir -p "$1/bin"
+		root="$(pwd)/$1/usr/lib/prosody"
+		for launcher in prosody prosodyctl; do
+			sed -e "s|^CFG_SOURCEDIR=.*|CFG_SOURCEDIR='$root';|" \
+				-e "s|^CFG_PLUGINDIR=.*|CFG_PLUGINDIR='$root/modules/';|" \
+				"$1/usr/bin/$launcher" > "$1/bin/$launcher.partial"
+			chmod +x "$1/bin/$launcher.partial"
+			mv "$1/bin/$launcher.partial" "$1/bin/$launcher"
+		done
+	fi
 }
 
 if [ ! -f "$P13_DIR/usr/lib/prosody/prosody.version" ]; then
@@ -100,25 +131,38 @@ if [ ! -f "$P13_DIR/usr/lib/prosody/prosody.version" ]; then
 		;;
 	esac
 fi
-if [ ! -x "$P13_DIR/bin/prosodyctl" ]; then
-	mkdir -p "$P13_DIR/bin"
-	root="$(pwd)/$P13_DIR/usr/lib/prosody"
-	for launcher in prosody prosodyctl; do
-		sed -e "s|^CFG_SOURCEDIR=.*|CFG_SOURCEDIR='$root';|" \
-			-e "s|^CFG_PLUGINDIR=.*|CFG_PLUGINDIR='$root/modules/';|" \
-			"$P13_DIR/usr/bin/$launcher" > "$P13_DIR/bin/$launcher.partial"
-		chmod +x "$P13_DIR/bin/$launcher.partial"
-		mv "$P13_DIR/bin/$launcher.partial" "$P13_DIR/bin/$launcher"
-	done
-fi
+launchers "$P13_DIR"
 
-community="$MODULES_DIR/usr/lib/prosody/modules"
-for module in invites_page invites_register_web register_apps password_policy; do
-	if [ ! -f "$community/mod_$module/mod_$module.lua" ]; then
-		unpack_backport prosody-modules "$MODULES_DIR"
-		break
-	fi
-done
+if [ ! -f "$P13_LATEST_DIR/usr/lib/prosody/prosody.version" ]; then
+	unpack_backport prosody "$P13_LATEST_DIR.download" "$LATEST"
+	case "$(cat "$P13_LATEST_DIR.download/usr/lib/prosody/prosody.version")" in
+	13.*) ;;
+	*)
+		echo "setup: $LATEST has Prosody $(cat "$P13_LATEST_DIR.download/usr/lib/prosody/prosody.version"), not 13.x" >&2
+		exit 1
+		;;
+	esac
+	# trixie's C modules need its libc: bookworm-backports' build of 13.0 instead.
+	for so in "$P13_LATEST_DIR.download"/usr/lib/prosody/util/*.so; do
+		cp "$P13_DIR/usr/lib/prosody/util/$(basename "$so")" "$so"
+	done
+	echo "$(cat "$P13_DIR/.deb-version")" > "$P13_LATEST_DIR.download/.c-modules-version"
+	rm -rf "$P13_LATEST_DIR"
+	mv "$P13_LATEST_DIR.download" "$P13_LATEST_DIR"
+fi
+launchers "$P13_LATEST_DIR"
+
+# unpack_modules DIR SUITE: prosody-modules of SUITE, unless DIR has the modules the tests load.
+unpack_modules() {
+	for module in invites_page invites_register_web register_apps password_policy; do
+		if [ ! -f "$1/usr/lib/prosody/modules/mod_$module/mod_$module.lua" ]; then
+			unpack_backport prosody-modules "$1" "$2"
+			break
+		fi
+	done
+}
+unpack_modules "$MODULES_DIR" "$BACKPORTS"
+unpack_modules "$MODULES_LATEST_DIR" "$LATEST"
 
 if [ ! -f .cache/tls/localhost.crt ]; then
 	mkdir -p .cache/tls
@@ -128,4 +172,4 @@ if [ ! -f .cache/tls/localhost.crt ]; then
 fi
 
 postgres_version="$(dpkg-query -W -f='${Version}' postgresql 2>/dev/null || echo none)"
-echo "setup: Prosody $(cat /usr/lib/prosody/prosody.version) and $(cat "$P13_DIR/usr/lib/prosody/prosody.version") ready, community modules $(cat "$MODULES_DIR/.deb-version"), PostgreSQL $postgres_version"
+echo "setup: Prosody $(cat /usr/lib/prosody/prosody.version), $(cat "$P13_DIR/usr/lib/prosody/prosody.version") and $(cat "$P13_LATEST_DIR/usr/lib/prosody/prosody.version") (C modules of $(cat "$P13_LATEST_DIR/.c-modules-version")) ready, community modules $(cat "$MODULES_DIR/.deb-version") and $(cat "$MODULES_LATEST_DIR/.deb-version"), PostgreSQL $postgres_version"

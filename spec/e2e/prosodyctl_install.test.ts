@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import os from "node:os";
 import path from "node:path";
 import { launchers } from "../support/prosody_server.js";
-import { prosodySource, prosodyVersions, repoRoot, type ProsodyVersion } from "../support/prosody_sources.js";
+import { prosodySource, serverVersions, repoRoot, type ProsodyVersion } from "../support/prosody_sources.js";
 import { useServer } from "../support/server_fixture.js";
 import { stanzaError } from "../support/stanzas.js";
 import { Connection } from "../support/xmpp_client.js";
@@ -57,7 +57,7 @@ afterAll(() => {
 	rmSync(work, { recursive: true, force: true });
 });
 
-describe.each(prosodyVersions)("prosodyctl install and remove on Prosody %s", (version) => {
+describe.each(serverVersions)("prosodyctl install and remove on Prosody %s", (version) => {
 	let home: string;
 	let install: Run;
 	let dataBefore: string[];

@@ -124,10 +124,10 @@ async function acceptsConnections(port: number): Promise<boolean> {
 	});
 }
 
-/** The launchers: Debian's for 0.12, the unpacked 13's copies for 13. */
+/** The launchers: Debian's for 0.12, the unpacked 13's copies for 13 and 13-latest. */
 export function launchers(version: ProsodyVersion): { prosody: string; prosodyctl: string } {
 	if (version === "0.12") return { prosody: "/usr/bin/prosody", prosodyctl: "/usr/bin/prosodyctl" };
-	const bin = path.join(path.dirname(path.dirname(path.dirname(prosodySource("13")))), "bin");
+	const bin = path.join(path.dirname(path.dirname(path.dirname(prosodySource(version)))), "bin");
 	return { prosody: path.join(bin, "prosody"), prosodyctl: path.join(bin, "prosodyctl") };
 }
 
@@ -195,8 +195,8 @@ export class ProsodyServer {
 		const web = options.web ?? false;
 		prosodySource(version); // fails with a clear message when setup has not run
 		if (!existsSync(path.join(TLS_DIR, "localhost.crt"))) throw new Error("No test certificate: run scripts/setup-prosody.sh");
-		if (web && !existsSync(path.join(communityModulesDir, "mod_invites_register_web/mod_invites_register_web.lua"))) {
-			throw new Error(`No community modules in ${communityModulesDir}: run scripts/setup-prosody.sh`);
+		if (web && !existsSync(path.join(communityModulesDir(version), "mod_invites_register_web/mod_invites_register_web.lua"))) {
+			throw new Error(`No community modules in ${communityModulesDir(version)}: run scripts/setup-prosody.sh`);
 		}
 		const port = options.port ?? (await freePort());
 		let httpPort = web ? await freePort() : undefined;
@@ -258,7 +258,7 @@ export class ProsodyServer {
 		if (options.testStorage) pluginPaths.push(testPluginsDir);
 		const community = [...(httpPort !== undefined ? webModules : []), ...(options.communityModules ?? [])];
 		if (community.length > 0) {
-			pluginPaths.push(communityModulesDir);
+			pluginPaths.push(communityModulesDir(options.version));
 			const extra = host.modules_enabled;
 			host.modules_enabled = [...community, ...(Array.isArray(extra) ? extra : [])];
 		}

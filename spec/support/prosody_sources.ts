@@ -1,26 +1,39 @@
 /**
- * Where the Prosody source code the simulator runs comes from:
- * 0.12 is Debian's installed package, 13 the bookworm-backports package
- * unpacked by scripts/setup-prosody.sh into .cache/prosody-13. Both can be
- * overridden with PROSODY_012_SOURCE / PROSODY_13_SOURCE. Also where the
- * community modules (Debian's prosody-modules) are.
+ * Where the Prosody source code the simulator and the test servers run
+ * comes from: 0.12 is Debian's installed package, 13 the bookworm-backports
+ * package (13.0.1) unpacked by scripts/setup-prosody.sh into
+ * .cache/prosody-13, 13-latest the newest 13.x (trixie-backports: 13.0.6)
+ * in .cache/prosody-13-latest (its Lua code; its C modules are 13.0.1's
+ * bookworm build, see the setup script). Overridden with
+ * PROSODY_012_SOURCE / PROSODY_13_SOURCE / PROSODY_13_LATEST_SOURCE. Also
+ * where the community modules (Debian's prosody-modules) are.
  */
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 
 export const repoRoot = path.resolve(import.meta.dirname, "../..");
 
-export type ProsodyVersion = "0.12" | "13";
+export type ProsodyVersion = "0.12" | "13" | "13-latest";
+/** The versions the simulated unit tests run on (Prosody's Lua code of each). */
 export const prosodyVersions: ProsodyVersion[] = ["0.12", "13"];
+/** The versions the end-to-end tests start real servers of: also the newest 13.x Debian has. */
+export const serverVersions: ProsodyVersion[] = ["0.12", "13", "13-latest"];
 
 const defaults: Record<ProsodyVersion, string> = {
 	"0.12": "/usr/lib/prosody",
 	"13": path.join(repoRoot, ".cache/prosody-13/usr/lib/prosody"),
+	"13-latest": path.join(repoRoot, ".cache/prosody-13-latest/usr/lib/prosody"),
 };
 const overrides: Record<ProsodyVersion, string | undefined> = {
 	"0.12": process.env.PROSODY_012_SOURCE,
 	"13": process.env.PROSODY_13_SOURCE,
+	"13-latest": process.env.PROSODY_13_LATEST_SOURCE,
 };
+
+/** The release a version name stands for, as its source says (e.g. "13.0.6"). */
+export function prosodyRelease(version: ProsodyVersion): string {
+	return readFileSync(path.join(prosodySource(version), "prosody.version"), "utf8").trim();
+}
 
 /** The folder holding util/, core/ and modules/ of that Prosody version. */
 export function prosodySource(version: ProsodyVersion): string {
@@ -30,7 +43,7 @@ export function prosodySource(version: ProsodyVersion): string {
 		throw new Error(`Prosody ${version} source not found in ${dir}: run scripts/setup-prosody.sh (npm test does)`);
 	}
 	const found = readFileSync(versionFile, "utf8").trim();
-	if (!found.startsWith(version)) {
+	if (!found.startsWith(version === "13-latest" ? "13." : version)) {
 		throw new Error(`${dir} holds Prosody ${found}, expected ${version}`);
 	}
 	return dir;
@@ -41,9 +54,16 @@ export const builtModuleDir = path.join(repoRoot, "dist-lua");
 
 /**
  * The community modules (mod_invites_page, mod_invites_register_web,
- * mod_register_apps, mod_password_policy, …): bookworm-backports'
- * prosody-modules package, unpacked by scripts/setup-prosody.sh, one folder
- * per module (mod_x/mod_x.lua), as plugin_paths expects. PROSODY_MODULES_DIR
- * overrides it.
+ * mod_register_apps, mod_password_policy, …) a version's servers load:
+ * bookworm-backports' prosody-modules package (April 2025), or for
+ * 13-latest trixie-backports' (July 2026), unpacked by
+ * scripts/setup-prosody.sh, one folder per module (mod_x/mod_x.lua), as
+ * plugin_paths expects. PROSODY_MODULES_DIR / PROSODY_MODULES_LATEST_DIR
+ * override them.
  */
-export const communityModulesDir = process.env.PROSODY_MODULES_DIR ?? path.join(repoRoot, ".cache/prosody-modules/usr/lib/prosody/modules");
+export function communityModulesDir(version: ProsodyVersion): string {
+	if (version === "13-latest") {
+		return process.env.PROSODY_MODULES_LATEST_DIR ?? path.join(repoRoot, ".cache/prosody-modules-latest/usr/lib/prosody/modules");
+	}
+	return process.env.PROSODY_MODULES_DIR ?? path.join(repoRoot, ".cache/prosody-modules/usr/lib/prosody/modules");
+}

@@ -10,7 +10,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import ts from "typescript";
-import { prosodySource, prosodyVersions, repoRoot, type ProsodyVersion } from "../support/prosody_sources.js";
+import { prosodySource, serverVersions, repoRoot, type ProsodyVersion } from "../support/prosody_sources.js";
 import { transpile } from "../support/transpile.js";
 
 /** ":" (a method: self is passed) or "." (a plain function). */
@@ -210,7 +210,7 @@ test("src/types type-checks on its own with the build's options", () => {
 	expect(diagnostics).toEqual([]);
 });
 
-describe.each(prosodyVersions)("Prosody %s", (version) => {
+describe.each(serverVersions)("Prosody %s", (version) => {
 	test.each(surfaceNames)("every function of %s is declared, with its call style", (name) => {
 		const surface = surfaces[name];
 		const functions = luaFunctions(version, surface);
@@ -243,7 +243,7 @@ describe.each(prosodyVersions)("Prosody %s", (version) => {
 			}
 		}
 		for (const exception of Object.keys(untypeable[name])) {
-			if (!functions.some((f) => f.name === exception) && !prosodyVersions.some((v) => luaFunctions(v, surface).some((f) => f.name === exception))) {
+			if (!functions.some((f) => f.name === exception) && !serverVersions.some((v) => luaFunctions(v, surface).some((f) => f.name === exception))) {
 				problems.push(`untypeable exception ${exception} names no function of ${surface.file}: remove it`);
 			}
 		}
@@ -257,17 +257,17 @@ describe.each(prosodyVersions)("Prosody %s", (version) => {
 
 test.each(surfaceNames)("%s: functions only one version has are optional; functions both have are not", (name) => {
 	const surface = surfaces[name];
-	const byVersion = new Map(prosodyVersions.map((v) => [v, new Set(luaFunctions(v, surface).map((f) => f.name))]));
+	const byVersion = new Map(serverVersions.map((v) => [v, new Set(luaFunctions(v, surface).map((f) => f.name))]));
 	const all = new Set([...byVersion.values()].flatMap((names) => [...names]));
 	const problems: string[] = [];
 	for (const fn of all) {
 		const member = declared[name].get(fn);
 		if (!member) continue; // reported above
-		const versions = prosodyVersions.filter((v) => byVersion.get(v)!.has(fn));
-		if (versions.length < prosodyVersions.length && !member.optional) {
+		const versions = serverVersions.filter((v) => byVersion.get(v)!.has(fn));
+		if (versions.length < serverVersions.length && !member.optional) {
 			problems.push(`${fn} exists in ${versions.join(" and ")} only: declare it optional (\`${fn}?\`) and say which version`);
 		}
-		if (versions.length === prosodyVersions.length && member.optional) {
+		if (versions.length === serverVersions.length && member.optional) {
 			problems.push(`${fn} exists in every version (${versions.join(", ")}): it should not be optional`);
 		}
 	}
@@ -282,7 +282,7 @@ test("the emitted Lua calls each declared function as the declarations say", () 
 	const expected: string[] = [];
 	for (const name of surfaceNames) {
 		const surface = surfaces[name];
-		const names = new Set(prosodyVersions.flatMap((v) => luaFunctions(v, surface).map((f) => f.name)));
+		const names = new Set(serverVersions.flatMap((v) => luaFunctions(v, surface).map((f) => f.name)));
 		for (const fn of [...names].sort()) {
 			const member = declared[name].get(fn);
 			if (!member || member.styles.size === 0) continue; // reported above
