@@ -6,8 +6,18 @@
 //   dist-rock/mod_invites_register-<version>-1.rockspec   its rockspec
 //   dist-rock/mod_invites_register.lua                    the source it names
 //
-// `node tools/pack-rock.mjs --out DIR` writes them into DIR instead (the
-// end-to-end test packs into its own temporary folder).
+// and the same rock, its rockspec and a LuaRocks server manifest into
+// rocks/, which is committed: admins install by name from a checkout, or
+// from any static web host serving that folder, without Node.js:
+//
+//   prosodyctl install --server=/path/to/checkout/rocks mod_invites_register
+//
+// The rock is made reproducible (its zip rewritten with fixed times, in a
+// fixed order), so a fresh `npm run pack` writes the same bytes and CI
+// checks that rocks/ is up to date, as for dist-lua/.
+//
+// `node tools/pack-rock.mjs --out DIR` writes the first three into DIR
+// only (the end-to-end test packs into its own temporary folder).
 //
 // The rock is made with the system's luarocks, offline: `luarocks make` of
 // the rockspec into a temporary tree, then `luarocks pack <name> <version>`
@@ -24,7 +34,7 @@
 // plugin_paths and its own modules, and its module manager finds
 // mod_<name> in the tree's manifest (module.resource_path).
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { staleInput } from "./check-build-fresh.mjs";
@@ -84,9 +94,49 @@ build = {
 `;
 }
 
-function run(command, args, cwd) {
+/**
+ * Rewrites a rock (a zip) so that the same content gives the same bytes:
+ * every file with one fixed time, no extra attributes (uid, gid, extended
+ * times), in sorted order.
+ */
+function reproducible(rock, scratch) {
+	mkdirSync(scratch);
+	const unzipped = run("unzip", ["-q", rock, "-d", scratch], scratch);
+	if (!unzipped.ok) fail(`unzip ${rock}: ${unzipped.output}`);
+	const files = [];
+	const walk = (dir, prefix) => {
+		for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+			const relative = prefix === "" ? entry.name : `${prefix}/${entry.name}`;
+			const full = path.join(dir, entry.name);
+			utimesSync(full, FIXED_TIME, FIXED_TIME);
+			if (entry.isDirectory()) walk(full, relative);
+			else files.push(relative);
+		}
+	};
+	walk(scratch, "");
+	rmSync(rock);
+	const zipped = run("zip", ["-X", "-D", "-9", "-q", rock, ...files], scratch, { TZ: "UTC" });
+	if (!zipped.ok) fail(`zip ${rock}: ${zipped.output}`);
+}
+
+/** The time every file of the rock carries (zip stores local time: it runs with TZ=UTC). */
+const FIXED_TIME = new Date("2026-01-01T12:00:00Z");
+
+/** rocks/: the committed LuaRocks server, the current version only. */
+function writeServer(rock, spec, serverDir) {
+	mkdirSync(serverDir, { recursive: true });
+	for (const old of readdirSync(serverDir)) {
+		if (old !== "README.md") rmSync(path.join(serverDir, old), { recursive: true, force: true });
+	}
+	copyFileSync(rock, path.join(serverDir, rockName));
+	copyFileSync(spec, path.join(serverDir, rockspecName));
+	const made = run("luarocks-admin", ["make-manifest", serverDir], serverDir);
+	if (!made.ok) fail(`luarocks-admin make-manifest ${serverDir}: ${made.output}`);
+}
+
+function run(command, args, cwd, env = {}) {
 	try {
-		return { ok: true, output: execFileSync(command, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }) };
+		return { ok: true, output: execFileSync(command, args, { cwd, env: { ...process.env, ...env }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }) };
 	} catch (error) {
 		if (error.code === "ENOENT") fail(`${command} not found: install LuaRocks (scripts/setup-prosody.sh does, npm test runs it)`);
 		return { ok: false, output: `${error.stdout ?? ""}${error.stderr ?? ""}`.trim() };
@@ -129,6 +179,7 @@ export function pack(outDir) {
 		if (!result.ok) fail(`luarocks pack failed:\n${result.output}`);
 		const made = readdirSync(packed);
 		if (made.length !== 1 || made[0] !== rockName) fail(`luarocks pack made ${made.join(", ") || "nothing"}, expected ${rockName}`);
+		reproducible(path.join(packed, rockName), path.join(work, "unpacked"));
 
 		// Into the output folder: earlier rocks and rockspecs of this module
 		// go, each new file appears whole (written aside, then renamed).
@@ -160,6 +211,11 @@ if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.met
 	else if (args.length > 0) fail("usage: node tools/pack-rock.mjs [--out DIR]");
 	const { rock, rockspec: spec } = pack(outDir);
 	console.log(`pack: ${rock}\npack: ${spec}`);
+	if (args.length === 0) {
+		const serverDir = path.join(root, "rocks");
+		writeServer(rock, spec, serverDir);
+		console.log(`pack: ${serverDir} (LuaRocks server: prosodyctl install --server=${serverDir} ${pkg.name})`);
+	}
 	// By absolute path: prosodyctl changes into Prosody's data folder before it runs luarocks.
 	console.log(`install: prosodyctl install ${rock}   (readable by the prosody user; then enable "invites" and "invites_register" and restart Prosody)`);
 }

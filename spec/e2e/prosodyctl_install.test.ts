@@ -146,3 +146,36 @@ describe.each(serverVersions)("prosodyctl install and remove on Prosody %s", (ve
 		expect(stanzaError(await client.preauth("NoSuchTokenEverExisted00"))?.condition).toBe("forbidden");
 	});
 });
+
+// The committed LuaRocks server (rocks/, written by `npm run pack`, checked
+// by CI to equal a fresh pack): an admin with a checkout and no Node.js
+// installs the module by name.
+describe.each(serverVersions)("prosodyctl install by name from the committed rocks/ folder on Prosody %s", (version) => {
+	let home: string;
+	let install: Run;
+	const server = useServer({
+		version,
+		module: "installed",
+		installerPluginPath: INSTALLER_DIR,
+		beforeStart: async ({ configFile }) => {
+			home = mkdtempSync(path.join(work, "home-"));
+			install = await prosodyctl(version, configFile, ["install", `--server=${path.join(repoRoot, "rocks")}`, pkg.name], home, offline);
+		},
+	});
+
+	test("installs the current module, offline, and the server runs it", async () => {
+		const tree = path.join(server().dataDir, INSTALLER_DIR);
+		expect(install.output).toContain(`${pkg.name} ${rockVersion} is now installed in ${tree}`);
+		expect(install.code).toBe(0);
+		const lua = (await server().lua<string>("_VERSION")).replace("Lua ", "");
+		expect(readFileSync(path.join(tree, `share/lua/${lua}/mod_invites_register.lua`), "utf8")).toBe(readFileSync(built, "utf8"));
+		expect(await server().lua<string>("host.modules.invites_register.module.path")).toBe(path.join(tree, `share/lua/${lua}/mod_invites_register.lua`));
+		const client = await Connection.open(server());
+		try {
+			expect(stanzaError(await client.preauth("NoSuchTokenEverExisted00"))?.condition).toBe("item-not-found");
+		} finally {
+			await client.close();
+		}
+		expect(readdirSync(home)).toEqual([]);
+	});
+});
