@@ -743,7 +743,7 @@ function ____exports.invite_sql_engine()
 	return nil
 end
 local TOKENS_SQL = "SELECT \"key\" FROM \"prosody\" WHERE \"host\"=? AND \"user\"=? AND \"store\"=? AND \"key\">? ORDER BY \"key\" LIMIT %d"
-local RECORDS_SQL = "SELECT \"key\",\"type\",\"value\" FROM \"prosody\" WHERE \"host\"=? AND \"user\"=? AND \"store\"=? AND \"key\">? AND \"key\"<=? ORDER BY \"key\""
+local RECORDS_SQL = "SELECT \"key\",\"type\",\"value\" FROM \"prosody\" WHERE \"host\"=? AND \"user\"=? AND \"store\"=? AND \"key\">? AND \"key\"<=? ORDER BY \"key\" LIMIT %d"
 --- Runs `f` in a transaction of `engine`: its result, or nil and the error.
 local function in_transaction(engine, f)
 	local ok, result = engine:transaction(f)
@@ -778,17 +778,19 @@ function ____exports.list_invite_tokens(engine, after, limit)
 		end
 	)
 end
---- The stored invites with tokens after `after` up to `last`, in order, for
--- `take(token)` to decode (`decode()`) or skip; `take` returns false to
--- stop. One query for the range (1 000 rows: about 7 ms with SQLite, 8 ms
--- with PostgreSQL); decoding costs about 13 µs an invite. Nil and the
--- error when the database failed.
-function ____exports.read_invite_range(engine, after, last, take)
+--- The stored invites with tokens after `after` up to `last`, in order, at
+-- most `limit`, for `take(token)` to decode (`decode()`) or skip; `take`
+-- returns false to stop. One query (1 000 rows: about 7 ms with SQLite,
+-- 8 ms with PostgreSQL, more on a loaded machine: hence the limit);
+-- decoding costs about 13 µs an invite. Nil and the error when the
+-- database failed.
+function ____exports.read_invite_range(engine, after, last, limit, take)
+	local sql = string.format(RECORDS_SQL, limit)
 	return in_transaction(
 		engine,
 		function()
 			for row in engine:select(
-				RECORDS_SQL,
+				sql,
 				module.host,
 				"",
 				STORE,
@@ -1507,6 +1509,46 @@ function ____exports.mark_used(token)
 end
 return ____exports
  end,
+["metrics"] = function(...)
+local ____exports = {}
+local function counter(name, description, labels)
+	local ok, family = pcall(function() return module:metric(
+		"counter",
+		name,
+		"",
+		description,
+		labels
+	) end)
+	return ok and family or nil
+end
+local registrations = counter("registrations", "Account registrations this module saw, by result", {"result", "reason"})
+local tokens = counter("tokens", "Invite tokens presented, by where and how they were answered", {"via", "result"})
+local limited = counter("limited", "Token checks skipped because a budget of invalid tokens was spent, by budget", {"budget"})
+local unrecorded = counter("unrecorded_uses", "Used invites that storage failed to delete", {})
+--- Adds one to a counter of the family (labels as its keys, after host); never raises.
+local function add(family, first, second)
+	if family == nil then
+		return
+	end
+	pcall(function()
+		local metric = first == nil and family:with_labels() or (second == nil and family:with_labels(first) or family:with_labels(first, second))
+		metric:add(1)
+	end)
+end
+function ____exports.count_registration(result, reason)
+	add(registrations, result, reason)
+end
+function ____exports.count_token(via, result)
+	add(tokens, via, result)
+end
+function ____exports.count_limited(budget)
+	add(limited, budget)
+end
+function ____exports.count_unrecorded_use()
+	add(unrecorded)
+end
+return ____exports
+ end,
 ["invites"] = function(...)
 local ____exports = {}
 local ____invite_records = require("invite_records")
@@ -1735,6 +1777,8 @@ return ____exports
 local ____exports = {}
 local ____address_keys = require("address_keys")
 local address_key = ____address_keys.address_key
+local ____metrics = require("metrics")
+local count_limited = ____metrics.count_limited
 local ____options = require("options")
 local positive_option = ____options.positive_option
 local ____prosody_require = require("prosody_require")
@@ -1764,8 +1808,9 @@ local function has_budget(budgets, key, what)
 	end
 	if not budget.logged then
 		budget.logged = true
-		module:log("info", "Too many invalid invite tokens from %s %s: not checking more for a while", what, key)
+		module:log("info", "Too many invalid invite tokens (%s budget) from %s: not checking more for a while", what, key)
 	end
+	count_limited(what)
 	return false
 end
 local function spend(budgets, key, max)
@@ -1793,6 +1838,7 @@ function ____exports.preauth_limit(session, pending)
 		return "check"
 	end
 	session.invites_register_failed_tokens = failed + 1
+	count_limited("session")
 	if failed == session_failures then
 		module:log("info", "Session %s presented %d invalid invite tokens: not checking more", session.id, failed)
 	end
@@ -1851,14 +1897,15 @@ function ____exports.subscription_may_check(source)
 			connection.logged = true
 			module:log("info", "Too many invalid invite tokens over server connection %s: not checking more for a while", remote.connection.id or remote.domain)
 		end
+		count_limited("connection")
 		return false
 	end
 	connection.logged = false
 	return has_budget(by_domain, remote.domain, "server") and has_budget(
 		by_domain,
 		____exports.base_domain(remote.domain),
-		"servers under"
-	) and has_budget(remote_total, ALL_REMOTE, "the sum of")
+		"base_domain"
+	) and has_budget(remote_total, ALL_REMOTE, "remote")
 end
 --- A XEP-0379 token was invalid: it counts against every budget of its source.
 function ____exports.subscription_failed(source)
@@ -1881,6 +1928,8 @@ local ____exports = {}
 local ____invite_claims = require("invite_claims")
 local release_other_claims = ____invite_claims.release_other_claims
 local was_used = ____invite_claims.was_used
+local ____metrics = require("metrics")
+local count_token = ____metrics.count_token
 local ____invite_accounts = require("invite_accounts")
 local describe_void = ____invite_accounts.describe_void
 local named_accounts = ____invite_accounts.named_accounts
@@ -1938,6 +1987,16 @@ local function check_invite_accounts(invite)
 	)
 	return "token-void"
 end
+--- How a refused token is counted (metrics.ts).
+local function token_result(problem)
+	if problem == "token-expired" then
+		return "expired"
+	end
+	if problem == "token-void" then
+		return "void"
+	end
+	return problem == "internal-error" and "unavailable" or "invalid"
+end
 --- Always handles the stanza (returns true): nobody else knows this payload.
 function ____exports.handle_preauth_iq(invites, event)
 	local ____event_0 = event
@@ -1950,14 +2009,17 @@ function ____exports.handle_preauth_iq(invites, event)
 	local token = stanza.tags[1].attr.token
 	local token_problem = check_token(token)
 	if token == nil or token_problem == "missing" then
+		count_token("preauth", "malformed")
 		origin.send(st.error_reply(stanza, "modify", "bad-request", "The invite token is missing"))
 		return true
 	end
 	if token_problem == "malformed" then
+		count_token("preauth", "malformed")
 		origin.send(st.error_reply(stanza, "modify", "bad-request", "The invite token is malformed"))
 		return true
 	end
 	if token_problem == "unknown" then
+		count_token("preauth", "invalid")
 		reply_invite_problem(origin, stanza, "token-invalid")
 		return true
 	end
@@ -1966,6 +2028,7 @@ function ____exports.handle_preauth_iq(invites, event)
 		is_pending_token(token)
 	)
 	if limit ~= "check" then
+		count_token("preauth", "limited")
 		origin.send(st.error_reply(stanza, "wait", "resource-constraint", "Too many invalid invite tokens, please check your invite and try again later"))
 		if limit == "close" then
 			origin:close({condition = "policy-violation", text = "Too many invalid invite tokens"})
@@ -1980,9 +2043,14 @@ function ____exports.handle_preauth_iq(invites, event)
 		elseif problem ~= "internal-error" then
 			preauth_failed(origin)
 		end
+		count_token(
+			"preauth",
+			token_result(problem or "token-invalid")
+		)
 		reply_invite_problem(origin, stanza, problem or "token-invalid")
 		return true
 	end
+	count_token("preauth", "valid")
 	module:log(
 		"debug",
 		"Session presented valid invite %s",
@@ -2007,6 +2075,8 @@ local read_account_invite = ____invite_records.read_account_invite
 local delete_account_invite_record = ____invite_records.delete_account_invite_record
 local ____invites = require("invites")
 local use_invite = ____invites.use_invite
+local ____metrics = require("metrics")
+local count_unrecorded_use = ____metrics.count_unrecorded_use
 local ____pending_invites = require("pending_invites")
 local forget_invite = ____pending_invites.forget_invite
 local ____tokens = require("tokens")
@@ -2104,6 +2174,7 @@ local function confirm_recorded(invite)
 		redact(invite.token),
 		RETRY_SECONDS
 	)
+	count_unrecorded_use()
 	unrecorded[invite.token] = expires
 	burn(invite.token)
 	if not save(invite.token, expires) then
@@ -2362,6 +2433,8 @@ local ____exports = {}
 local ____invite_claims = require("invite_claims")
 local claim_invite = ____invite_claims.claim_invite
 local release_invite = ____invite_claims.release_invite
+local ____metrics = require("metrics")
+local count_token = ____metrics.count_token
 local ____used_invites = require("used_invites")
 local invite_used = ____used_invites.invite_used
 local ____invite_accounts = require("invite_accounts")
@@ -2486,6 +2559,7 @@ function ____exports.approve_preauth_subscription(invites, event, token)
 	local remote_domain = ____temp_0
 	local source = {sender = contact, remote = remote_domain ~= nil and ({domain = remote_domain, connection = origin}) or nil}
 	if not subscription_may_check(source) then
+		count_token("subscription", "limited")
 		return nil
 	end
 	local invite, problem = get_contact_invite(invites, token, username)
@@ -2501,6 +2575,7 @@ function ____exports.approve_preauth_subscription(invites, event, token)
 		if problem ~= "internal-error" then
 			subscription_failed(source)
 		end
+		count_token("subscription", problem == "internal-error" and "unavailable" or (problem == "token-expired" and "expired" or "invalid"))
 		return nil
 	end
 	local void_problem = check_named_accounts(
@@ -2518,6 +2593,7 @@ function ____exports.approve_preauth_subscription(invites, event, token)
 			redact(token),
 			describe_void(void_problem)
 		)
+		count_token("subscription", "void")
 		return nil
 	end
 	if not claim_invite(token, nil, stanza) then
@@ -2546,6 +2622,9 @@ function ____exports.approve_preauth_subscription(invites, event, token)
 			approved
 		)
 		return nil
+	end
+	if approved then
+		count_token("subscription", "valid")
 	end
 	local ____approved_1
 	if approved then
@@ -2581,6 +2660,8 @@ local ____prosody_require = require("prosody_require")
 local usermanager = ____prosody_require.usermanager
 local ____pending_invites = require("pending_invites")
 local check_reservation = ____pending_invites.check_reservation
+local ____metrics = require("metrics")
+local count_registration = ____metrics.count_registration
 local ____used_invites = require("used_invites")
 local invite_used = ____used_invites.invite_used
 local ____roles = require("roles")
@@ -2655,6 +2736,7 @@ end
 -- registration modules show `reason`. (mod_register_ibr logs the reason of
 -- a refusal; so do not we.)
 function ____exports.refuse_with(event, ____error)
+	count_registration("refused", ____error.condition)
 	event.allowed = false
 	event.error = ____error
 	event.reason = ____error.text
@@ -2805,6 +2887,10 @@ end
 -- creation time is noted where nothing else keeps one (accounts.ts), and
 -- an invite it was registered with is used (complete_registration).
 function ____exports.account_registered(event)
+	count_registration(
+		"registered",
+		____exports.presented_invite(event) ~= nil and "invite" or "open"
+	)
 	release_username(event.username)
 	if type(event.username) == "string" then
 		record_account_created(event.username, module.host, event.source)
@@ -2929,6 +3015,8 @@ local time = prosody_require("util.time")
 local PAGE_ROWS = 1000
 --- Seconds a page may spend reading, decoding and filing invites not known before (about 40 µs each); the rest waits for the next page.
 local PAGE_BUDGET = 0.02
+--- Rows of a page read with their records at most (the rest of the page waits): a bounded query.
+local RECORD_ROWS = 400
 --- Seconds between two pages of a round.
 local PAGE_SECONDS = 1
 --- Seconds to the next page after one that found invites not known before: more may follow (catching up after a start or a bulk write).
@@ -2962,6 +3050,7 @@ local function take_in_unknown(engine, tokens, started)
 		engine,
 		after,
 		tokens[#tokens],
+		RECORD_ROWS,
 		function(token, decode)
 			if not known(token) then
 				if found > 0 and time.now() - started > PAGE_BUDGET then

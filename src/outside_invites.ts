@@ -40,6 +40,8 @@ const time = prosody_require("util.time");
 const PAGE_ROWS = 1000;
 /** Seconds a page may spend reading, decoding and filing invites not known before (about 40 µs each); the rest waits for the next page. */
 const PAGE_BUDGET = 0.02;
+/** Rows of a page read with their records at most (the rest of the page waits): a bounded query. */
+const RECORD_ROWS = 400;
 /** Seconds between two pages of a round. */
 const PAGE_SECONDS = 1;
 /** Seconds to the next page after one that found invites not known before: more may follow (catching up after a start or a bulk write). */
@@ -75,7 +77,7 @@ function take_in_unknown(engine: SqlEngine, tokens: readonly string[], started: 
 	let reached = after;
 	let found = 0;
 	const batch = new_found_batch();
-	const [ok, err] = read_invite_range(engine, after, tokens[tokens.length - 1], (token, decode) => {
+	const [ok, err] = read_invite_range(engine, after, tokens[tokens.length - 1], RECORD_ROWS, (token, decode) => {
 		if (!known(token)) {
 			if (found > 0 && time.now() - started > PAGE_BUDGET) {
 				return false; // the rest of the page waits for the next one

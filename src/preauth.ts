@@ -10,6 +10,7 @@
  * condition for "invalid invite".
  */
 import { release_other_claims, was_used } from "./invite_claims";
+import { count_token, type TokenResult } from "./metrics";
 import { describe_void, named_accounts, names_accounts, record_void } from "./invite_accounts";
 import { read_account_invite } from "./invite_records";
 import { get_account_invite, type InviteProblem } from "./invites";
@@ -62,6 +63,17 @@ function check_invite_accounts(invite: ValidInvite): PreauthProblem | undefined 
 	return "token-void";
 }
 
+/** How a refused token is counted (metrics.ts). */
+function token_result(problem: PreauthProblem): TokenResult {
+	if (problem === "token-expired") {
+		return "expired";
+	}
+	if (problem === "token-void") {
+		return "void";
+	}
+	return problem === "internal-error" ? "unavailable" : "invalid";
+}
+
 /** Always handles the stanza (returns true): nobody else knows this payload. */
 export function handle_preauth_iq(invites: ModInvites | undefined, event: SessionStanzaEvent): true {
 	const { origin, stanza } = event;
@@ -76,14 +88,17 @@ export function handle_preauth_iq(invites: ModInvites | undefined, event: Sessio
 	const token = stanza.tags[0].attr.token;
 	const token_problem = check_token(token);
 	if (token === undefined || token_problem === "missing") {
+		count_token("preauth", "malformed");
 		origin.send(st.error_reply(stanza, "modify", "bad-request", "The invite token is missing"));
 		return true;
 	}
 	if (token_problem === "malformed") {
+		count_token("preauth", "malformed");
 		origin.send(st.error_reply(stanza, "modify", "bad-request", "The invite token is malformed"));
 		return true;
 	}
 	if (token_problem === "unknown") {
+		count_token("preauth", "invalid");
 		reply_invite_problem(origin, stanza, "token-invalid"); // no lookup needed
 		return true;
 	}
@@ -91,6 +106,7 @@ export function handle_preauth_iq(invites: ModInvites | undefined, event: Sessio
 	// Each lookup reads storage: a client that keeps presenting invalid tokens is stopped.
 	const limit = preauth_limit(origin, is_pending_token(token));
 	if (limit !== "check") {
+		count_token("preauth", "limited");
 		origin.send(st.error_reply(stanza, "wait", "resource-constraint", "Too many invalid invite tokens, please check your invite and try again later"));
 		if (limit === "close") {
 			origin.close({ condition: "policy-violation", text: "Too many invalid invite tokens" });
@@ -109,9 +125,11 @@ export function handle_preauth_iq(invites: ModInvites | undefined, event: Sessio
 		} else if (problem !== "internal-error") {
 			preauth_failed(origin);
 		}
+		count_token("preauth", token_result(problem ?? "token-invalid"));
 		reply_invite_problem(origin, stanza, problem ?? "token-invalid");
 		return true;
 	}
+	count_token("preauth", "valid");
 	module.log("debug", "Session presented valid invite %s", redact(token));
 	release_other_claims(origin, token);
 	origin.validated_invite = invite;

@@ -10,6 +10,7 @@ import { record_account_created } from "./accounts";
 import { current_attempt } from "./registration_attempts";
 import { usermanager } from "./prosody_require";
 import { check_reservation } from "./pending_invites";
+import { count_registration } from "./metrics";
 import { invite_used } from "./used_invites";
 import { apply_invite_roles } from "./roles";
 import { add_to_invite_groups } from "./groups";
@@ -25,6 +26,7 @@ import type { StanzaErrorCondition, StanzaErrorType } from "./types/stanza";
  * a refusal; so do not we.)
  */
 export function refuse_with(event: UserRegisteringEvent, error: Readonly<RegistrationError> & { readonly text: string }): void {
+	count_registration("refused", error.condition);
 	event.allowed = false;
 	event.error = error;
 	event.reason = error.text;
@@ -215,6 +217,7 @@ function used_invite(event: UserRegisteringEvent | UserRegisteredEvent): ValidIn
  * an invite it was registered with is used (complete_registration).
  */
 export function account_registered(event: UserRegisteredEvent): void {
+	count_registration("registered", presented_invite(event) !== undefined ? "invite" : "open");
 	release_username(event.username);
 	if (typeof event.username === "string") {
 		record_account_created(event.username, module.host, event.source);

@@ -4,6 +4,7 @@
  * requests.
  */
 import { claim_invite, release_invite } from "./invite_claims";
+import { count_token } from "./metrics";
 import { invite_used } from "./used_invites";
 import { check_named_accounts, describe_void, named_accounts } from "./invite_accounts";
 import { get_contact_invite } from "./invites";
@@ -133,6 +134,7 @@ export function approve_preauth_subscription(invites: ModInvites | undefined, ev
 	const remote_domain = origin.type === "s2sin" || origin.type === "s2sout" ? jid.host(contact) : undefined;
 	const source: RequestSource = { sender: contact, remote: remote_domain !== undefined ? { domain: remote_domain, connection: origin as Session } : undefined };
 	if (!subscription_may_check(source)) {
+		count_token("subscription", "limited");
 		return undefined; // over the limit: the request takes the normal path
 	}
 	const [invite, problem] = get_contact_invite(invites, token, username);
@@ -141,12 +143,14 @@ export function approve_preauth_subscription(invites: ModInvites | undefined, ev
 		if (problem !== "internal-error") {
 			subscription_failed(source);
 		}
+		count_token("subscription", problem === "internal-error" ? "unavailable" : problem === "token-expired" ? "expired" : "invalid");
 		return undefined;
 	}
 	// The user it belongs to must still stand (13: not disabled). (Deleting the account deletes these invites with it.)
 	const void_problem = check_named_accounts(named_accounts(invite, host), undefined, host, false);
 	if (void_problem !== undefined) {
 		module.log("debug", "Not pre-approving subscription from %s to %s with token %s: %s", contact, username, redact(token), describe_void(void_problem));
+		count_token("subscription", "void");
 		return undefined;
 	}
 	if (!claim_invite(token, undefined, stanza)) {
@@ -159,6 +163,9 @@ export function approve_preauth_subscription(invites: ModInvites | undefined, ev
 	if (!ok) {
 		module.log("error", "Could not pre-approve the subscription of %s to %s: %s", contact, username, approved);
 		return undefined;
+	}
+	if (approved) {
+		count_token("subscription", "valid");
 	}
 	return approved ? true : undefined;
 }

@@ -26,6 +26,7 @@
  * the least recently used go first (util.cache).
  */
 import { address_key } from "./address_keys";
+import { count_limited } from "./metrics";
 import { positive_option } from "./options";
 import { prosody_require } from "./prosody_require";
 import type { Session } from "./types/session";
@@ -66,8 +67,9 @@ function has_budget(budgets: Cache<string, Budget>, key: string, what: string): 
 	}
 	if (!budget.logged) {
 		budget.logged = true;
-		module.log("info", "Too many invalid invite tokens from %s %s: not checking more for a while", what, key);
+		module.log("info", "Too many invalid invite tokens (%s budget) from %s: not checking more for a while", what, key);
 	}
+	count_limited(what);
 	return false;
 }
 
@@ -94,6 +96,7 @@ export function preauth_limit(session: Session, pending: boolean): PreauthLimit 
 		return "check";
 	}
 	session.invites_register_failed_tokens = failed + 1;
+	count_limited("session");
 	if (failed === session_failures) {
 		module.log("info", "Session %s presented %d invalid invite tokens: not checking more", session.id, failed);
 	}
@@ -157,13 +160,14 @@ export function subscription_may_check(source: RequestSource): boolean {
 			connection.logged = true;
 			module.log("info", "Too many invalid invite tokens over server connection %s: not checking more for a while", remote.connection.id ?? remote.domain);
 		}
+		count_limited("connection");
 		return false;
 	}
 	connection.logged = false;
 	return (
 		has_budget(by_domain, remote.domain, "server") &&
-		has_budget(by_domain, base_domain(remote.domain), "servers under") &&
-		has_budget(remote_total, ALL_REMOTE, "the sum of")
+		has_budget(by_domain, base_domain(remote.domain), "base_domain") &&
+		has_budget(remote_total, ALL_REMOTE, "remote")
 	);
 }
 

@@ -20,6 +20,7 @@
 import { burn, mark_used, release_invite, unburn } from "./invite_claims";
 import { read_account_invite, delete_account_invite_record } from "./invite_records";
 import { use_invite } from "./invites";
+import { count_unrecorded_use } from "./metrics";
 import { forget_invite } from "./pending_invites";
 import { redact } from "./tokens";
 import type { ValidInvite } from "./types/mod_invites";
@@ -97,6 +98,7 @@ function confirm_recorded(invite: ValidInvite): void {
 	}
 	const expires = record !== undefined && type(record.expires) === "number" ? record.expires : os.time() + 86400 * 7;
 	module.log("warn", "Invite %s was used, but mod_invites could not delete it from storage; it is refused here, and deleted again every %d s", redact(invite.token), RETRY_SECONDS);
+	count_unrecorded_use();
 	unrecorded.set(invite.token, expires);
 	burn(invite.token);
 	if (!save(invite.token, expires)) {

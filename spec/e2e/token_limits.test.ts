@@ -46,7 +46,7 @@ describe.each(serverMatrix)("limits on invalid invite tokens on Prosody %s with 
 		const invitee = await open();
 		expect((await invitee.preauth(invite.token)).attrs.type).toBe("result");
 		expect((await invitee.register(uniqueName("neighbour"), "pw")).attrs.type).toBe("result");
-		expect(server().log()).toContain("Too many invalid invite tokens from address 127.0.0.1");
+		expect(server().log()).toContain("Too many invalid invite tokens (address budget) from 127.0.0.1");
 		expect(server().log()).not.toContain(invite.token);
 	});
 });

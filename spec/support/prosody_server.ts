@@ -77,6 +77,12 @@ export interface ServerOptions {
 	 * slow or failing (storageFault()).
 	 */
 	testStorage?: boolean;
+	/**
+	 * Prosody's statistics (`statistics = "internal"`, collected when
+	 * scraped) and mod_http_openmetrics over http on a free loopback port:
+	 * `server.metrics()` reads /metrics.
+	 */
+	metrics?: boolean;
 	/** Community modules (Debian's prosody-modules) to load on the VirtualHost besides the web ones, e.g. "invites_tracking". */
 	communityModules?: string[];
 	/**
@@ -140,7 +146,7 @@ export class ProsodyServer {
 	private exited: Promise<number | null>;
 
 	private constructor(
-		readonly options: Required<Omit<ServerOptions, "config" | "port" | "dataDir" | "pluginDir" | "installerPluginPath" | "beforeStart" | "communityModules" | "testStorage">>,
+		readonly options: Required<Omit<ServerOptions, "config" | "port" | "dataDir" | "pluginDir" | "installerPluginPath" | "beforeStart" | "communityModules" | "testStorage" | "metrics">>,
 		readonly port: number,
 		/** The http port (web: true), else undefined. */
 		readonly httpPort: number | undefined,
@@ -199,7 +205,7 @@ export class ProsodyServer {
 			throw new Error(`No community modules in ${communityModulesDir(version)}: run scripts/setup-prosody.sh`);
 		}
 		const port = options.port ?? (await freePort());
-		let httpPort = web ? await freePort() : undefined;
+		let httpPort = web || options.metrics ? await freePort() : undefined;
 		while (httpPort === port) httpPort = await freePort();
 		const ownsDataDir = options.dataDir === undefined;
 		const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), `prosody-${version}-${storage}-`));
@@ -256,7 +262,7 @@ export class ProsodyServer {
 		host.invite_token_address_failures ??= 1000;
 		const pluginPaths = options.module === "built" ? [options.pluginDir ?? builtModuleDir] : [];
 		if (options.testStorage) pluginPaths.push(testPluginsDir);
-		const community = [...(httpPort !== undefined ? webModules : []), ...(options.communityModules ?? [])];
+		const community = [...(options.web ? webModules : []), ...(options.communityModules ?? [])];
 		if (community.length > 0) {
 			pluginPaths.push(communityModulesDir(options.version));
 			const extra = host.modules_enabled;
@@ -287,7 +293,8 @@ export class ProsodyServer {
 			"run_as_root = true",
 			`certificates = ${luaLiteral(TLS_DIR)}`,
 			`log = { debug = ${luaLiteral(path.join(dataDir, "prosody.log"))} }`,
-			`modules_enabled = { "roster", "saslauth", "tls", "disco", "ping", "posix", "admin_shell", "register", "invites", "invites_register" }`,
+			`modules_enabled = { "roster", "saslauth", "tls", "disco", "ping", "posix", "admin_shell", "register", "invites", "invites_register"${options.metrics ? ', "http", "http_openmetrics"' : ""} }`,
+			...(options.metrics ? ['statistics = "internal"', 'statistics_interval = "manual"'] : []),
 			`modules_disabled = { "s2s" }`,
 			"allow_registration = true",
 			storage,
@@ -410,6 +417,14 @@ export class ProsodyServer {
 			end
 			return { set = names(um.get_roles(${user} .. "@" .. ${dom}, ${dom})) };
 		end)()`);
+	}
+
+	/** With metrics: the OpenMetrics text mod_http_openmetrics serves. */
+	async metrics(): Promise<string> {
+		if (this.httpPort === undefined) throw new Error("this server was started without metrics: true");
+		const response = await fetch(`http://127.0.0.1:${this.httpPort}/metrics`);
+		if (!response.ok) throw new Error(`GET /metrics: ${response.status}`);
+		return response.text();
 	}
 
 	/** Lines of the server log at error level, or with a Lua traceback. */

@@ -97,7 +97,7 @@ describe.each(prosodyVersions)("limits on invalid invite tokens on Prosody %s", 
 			sim.advance(6); // one failure's worth (10 per 60 s)
 			expect(present(sim, sim.connect({ ip: "192.0.2.1" }), madeUp()).error).toEqual(INVALID);
 			expect(present(sim, sim.connect({ ip: "192.0.2.1" }), madeUp())).toEqual({ error: LIMITED, reads: 0 });
-			const lines = sim.logs("info").filter((e) => e.message.includes("address 192.0.2.1"));
+			const lines = sim.logs("info").filter((e) => e.message.includes("(address budget) from 192.0.2.1"));
 			expect(lines).toHaveLength(2); // once each time it ran out
 		});
 
@@ -108,7 +108,7 @@ describe.each(prosodyVersions)("limits on invalid invite tokens on Prosody %s", 
 			}
 			expect(present(sim, sim.connect({ ip: "2001:db8:aa:bb:1234:5678:9abc:def0" }), madeUp())).toEqual({ error: LIMITED, reads: 0 });
 			expect(present(sim, sim.connect({ ip: "2001:db8:aa:bc::1" }), madeUp()).error).toEqual(INVALID);
-			expect(sim.logs("info").some((e) => e.message.includes("address 2001:db8:aa:bb::/64"))).toBe(true);
+			expect(sim.logs("info").some((e) => e.message.includes("(address budget) from 2001:db8:aa:bb::/64"))).toBe(true);
 		});
 
 		test("IPv4-mapped IPv6 addresses count as their IPv4 address; invite_token_ipv6_prefix sets the prefix", () => {
