@@ -49,13 +49,14 @@ if [ -n "$missing" ]; then
 	elif command -v sudo >/dev/null 2>&1; then
 		as_root="sudo"
 	else
-		echo "setup: not root and no sudo: as root, run: apt-get install$missing" >&2
+		echo "setup: not root and no sudo: as root, run: apt-get update && apt-get install$missing" >&2
 		exit 1
 	fi
-	echo "setup: installing Debian packages:$missing"
-	$as_root apt-get update -qq
+	# The first run on a new machine: about 100-300 MB of downloads (Chromium and PostgreSQL are most of it).
+	echo "setup: installing Debian packages (the first time only; apt shows its progress):$missing"
+	$as_root apt-get update
 	# shellcheck disable=SC2086
-	$as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+	$as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $missing
 fi
 # Debian's prosody package starts a system Prosody where systemd runs; the
 # tests never use its port (each test server takes a free one), but say so.

@@ -58,20 +58,20 @@ describe.each(prosodyVersions)("invites written into SQL storage by another proc
 		expect(sim.wholeReads("invite_token")).toBe(whole);
 	});
 
-	test("a round lists 1000 tokens a second (a tenth of a second while it finds new invites); the records of known invites are not read again", () => {
+	test("a round lists 1000 tokens a second (a page every tenth of a second, 400 records at most, while it finds new invites); the records of known invites are not read again", () => {
 		const sim = sims.create({ version, ...OPEN });
 		expect(sim.sqlReads()).toEqual({ pages: 1, rows: 0, records: 0 }); // the first page at load
 		writeElsewhere(sim, 2500);
 		sim.advance(60); // the next round
-		expect(sim.sqlReads()).toEqual({ pages: 2, rows: 1000, records: 1000 });
-		sim.advance(0.1);
-		sim.advance(0.1);
-		expect(sim.sqlReads()).toEqual({ pages: 4, rows: 2500, records: 2500 });
+		expect(sim.sqlReads()).toEqual({ pages: 2, rows: 1000, records: 400 }); // at most 400 records a page
+		for (let i = 0; i < 20 && roundLogs(sim).length < 2; i++) sim.advance(0.1);
+		expect(sim.sqlReads().records).toBe(2500); // each new invite read once
 		expect(roundLogs(sim).at(-1)).toMatch(/^Looked for invites written by other processes: 2500 stored, 2500 not known before; longest page [0-9.]+ ms$/);
+		const pages = sim.sqlReads().pages;
 		secondsPass(sim, 59);
-		expect(sim.sqlReads().pages).toBe(4); // a minute between rounds
+		expect(sim.sqlReads().pages).toBe(pages); // a minute between rounds
 		secondsPass(sim, 3);
-		expect(sim.sqlReads()).toEqual({ pages: 7, rows: 5000, records: 2500 }); // known: listed, not read
+		expect(sim.sqlReads()).toEqual({ pages: pages + 3, rows: expect.any(Number), records: 2500 }); // known: listed, not read
 		expect(roundLogs(sim).at(-1)).toMatch(/: 2500 stored, 0 not known before;/);
 	});
 
@@ -96,10 +96,10 @@ describe.each(prosodyVersions)("invites written into SQL storage by another proc
 		sim.call(`assert(sim.modulemanager.load(sim.host, "invites_register"))`);
 		expect(sim.wholeReads("invite_token")).toBe(0);
 		expect(stanzaError(registerWith(sim, undefined, "zed"))).toEqual({ type: "wait", condition: "internal-server-error", text: "The username could not be checked, please try again later" });
-		sim.advance(1);
-		sim.advance(0.1); // pages that find new invites come every tenth of a second
-		expect(sim.sqlReads().pages).toBe(2);
-		expect(sim.logs("info").map((l) => l.message)).toContain("Took over the pending invites made before this version");
+		const tookOver = () => sim.logs("info").some((l) => l.message === "Took over the pending invites made before this version");
+		for (let i = 0; i < 20 && !tookOver(); i++) sim.advance(0.1); // pages that find new invites come every tenth of a second
+		expect(tookOver()).toBe(true);
+		expect(sim.sqlReads().records).toBe(1501);
 		expect(stanzaError(registerWith(sim, undefined, "alice"))).toEqual(RESERVED);
 		expect(registerWith(sim, undefined, "zed").attrs.type).toBe("result");
 		// Taken over once: the next load reads the module's own stores.

@@ -24,16 +24,18 @@ function engine:transaction(f, ...) -- luacheck: ignore 212/self
 end
 
 local TOKENS = '^SELECT "key" FROM "prosody" WHERE "host"=%? AND "user"=%? AND "store"=%? AND "key">%? ORDER BY "key" LIMIT (%d+)$';
-local RECORDS = '^SELECT "key","type","value" FROM "prosody" WHERE "host"=%? AND "user"=%? AND "store"=%? AND "key">%? AND "key"<=%? ORDER BY "key"$';
+local RECORDS = '^SELECT "key","type","value" FROM "prosody" WHERE "host"=%? AND "user"=%? AND "store"=%? AND "key">%? AND "key"<=%? ORDER BY "key" LIMIT (%d+)$';
 
 function engine:select(sql, host, user, store, after, last)
 	local limit = tonumber(sql:match(TOKENS));
-	local with_values = sql:match(RECORDS) ~= nil;
+	local record_limit = tonumber(sql:match(RECORDS));
+	local with_values = record_limit ~= nil;
+	limit = limit or record_limit;
 	assert(limit or with_values, "the simulated SQL engine knows only the two page queries: " .. sql);
 	assert(user == "", "host-wide rows only");
 	local failing = storage.failing[store];
 	if failing and (failing.op == nil or failing.op == "get") then error("simulated database failure"); end
-	if limit then self.pages = self.pages + 1; end
+	if not with_values then self.pages = self.pages + 1; end
 	local data = storage:peek(host, store, nil) or {};
 	local keys = {};
 	for key in pairs(data) do
