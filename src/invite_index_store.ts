@@ -17,6 +17,7 @@
  * confirms against mod_invites' own record first, and prunes.
  * Every call returns false or nil when storage failed (logged), never raises.
  */
+import { logged } from "./protected_storage";
 import type { KeyvalStore, MapStore } from "./types/storage";
 
 export interface ReservedEntry {
@@ -54,15 +55,6 @@ function state_store(): KeyvalStore<IndexState> {
 	return index_state;
 }
 
-/** Calls into storage, protected: [true, value], or [false] when it failed (logged). */
-function logged<T>(what: string, f: () => LuaMultiReturn<[T | undefined, string?]>): LuaMultiReturn<[boolean, T | undefined]> {
-	const [called, value, err] = pcall(f);
-	if (!called || (value === undefined && err !== undefined)) {
-		module.log("error", "Could not %s: %s", what, called ? err : value);
-		return $multi(false, undefined);
-	}
-	return $multi(true, value as T | undefined);
-}
 
 /** All reserved entries; ok false when storage failed. */
 export function read_reserved(): LuaMultiReturn<[boolean, LuaTable<string, ReservedEntry> | undefined]> {

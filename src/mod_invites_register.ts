@@ -7,9 +7,11 @@
  * registering, registered, password reset — and XEP-0379 subscription
  * requests last.
  *
- * No Lua error escapes a hook: each handler runs protected, and a failure
- * is logged and answered as an XMPP error (or leaves the stanza to the
- * normal path).
+ * No Lua error escapes a hook: each handler runs protected (protected()),
+ * and a failure is logged and answered as an XMPP error (or leaves the
+ * stanza to the normal path). Each handler is a named function whose
+ * comment says why it runs where it does: the comments are kept in the
+ * generated Lua, for admins who read it before loading it.
  */
 import { account_deleted } from "./deleted_accounts";
 import { handle_preauth_iq } from "./preauth";
@@ -21,8 +23,8 @@ import { add_pending_invite, load_invite_index, start_index_timers } from "./pen
 import { watch_outside_invites } from "./outside_invites";
 import { load_unrecorded_uses } from "./used_invites";
 import { approve_preauth_subscription } from "./roster_subscriptions";
-import type { AccountEvent } from "./types/events";
-import type { ModInvites } from "./types/mod_invites";
+import type { AccountEvent, SessionStanzaEvent, StanzaEvent, StreamFeaturesEvent, UserRegisteredEvent, UserRegisteringEvent } from "./types/events";
+import type { InviteRecord, ModInvites } from "./types/mod_invites";
 
 // Options. A value Prosody does not understand (it logs an error) falls
 // back to the safe default instead of reading as false.
@@ -57,19 +59,41 @@ if (prosody.process_type === "prosody") {
 	}
 }
 
-// A new invite is pending, and reserves its username, at once.
-module.hook("invite-created", (invite) => {
-	const [ok, err] = pcall(add_pending_invite, invite);
-	if (!ok) {
-		module.log("error", "Could not record a new invite: %s", err);
-	}
-});
+/**
+ * Runs `handler` protected: a Lua error in it (or in what it calls) is
+ * logged as "Could not <what>: <error>", and `on_error` may answer for it;
+ * nothing escapes into Prosody's event loop.
+ */
+function protected_handler<E>(
+	what: string,
+	handler: (this: void, event: E) => boolean | void,
+	on_error?: (this: void, event: E) => boolean | void,
+): (this: void, event: E) => boolean | void {
+	return (event) => {
+		const [ok, result] = pcall(handler, event);
+		if (ok) {
+			return result;
+		}
+		module.log("error", "Could not %s: %s", what, result);
+		return on_error !== undefined ? on_error(event) : undefined;
+	};
+}
 
-// Stream features: tell clients that are not signed in that registration
-// with an invite token is possible.
+/** invite-created: a new invite is pending, and reserves its username, at once. */
+function invite_created(invite: InviteRecord): void {
+	add_pending_invite(invite);
+}
+
+// Stream features, built once.
 const legacy_invite_feature = st.stanza("register", { xmlns: "urn:xmpp:invite" });
 const invite_feature = st.stanza("register", { xmlns: "urn:xmpp:ibr-token:0" });
-module.hook("stream-features", (event) => {
+
+/**
+ * Stream features: tell clients that are not signed in that registration
+ * with an invite token is possible (XEP-0401 0.3.0 and XEP-0445), only
+ * over an encrypted connection unless c2s_require_encryption is off.
+ */
+function offer_invite_registration(event: StreamFeaturesEvent): void {
 	const session = event.origin;
 	if (session.type !== "c2s_unauthed" || (require_encryption && !session.secure)) {
 		return;
@@ -77,119 +101,114 @@ module.hook("stream-features", (event) => {
 	const features = event.features;
 	features.add_child(legacy_invite_feature);
 	features.add_child(invite_feature);
-});
+}
 
-// A client presents an invite token before registering.
-module.hook("stanza/iq/urn:xmpp:pars:0:preauth", (event) => {
-	const [ok, err] = pcall(handle_preauth_iq, invites, event);
-	if (!ok) {
-		module.log("error", "Could not handle an invite token: %s", err);
-		const stanza = event.stanza;
-		if (stanza.attr.type === "set" || stanza.attr.type === "get") {
-			event.origin.send(st.error_reply(stanza, "wait", "internal-server-error", "The invite token could not be checked, please try again later"));
-		}
+/**
+ * A client presents an invite token before registering (<preauth/>).
+ * Always handled here: nobody else knows this payload.
+ */
+function preauth(event: SessionStanzaEvent): true {
+	return handle_preauth_iq(invites, event);
+}
+
+/** A <preauth/> that failed with a Lua error is still answered: try again later. */
+function preauth_failed_to_run(event: SessionStanzaEvent): true {
+	const stanza = event.stanza;
+	if (stanza.attr.type === "set" || stanza.attr.type === "get") {
+		event.origin.send(st.error_reply(stanza, "wait", "internal-server-error", "The invite token could not be checked, please try again later"));
 	}
 	return true;
-});
+}
 
-// The registration form: pre-filled with the username an invite is bound to;
-// a registration: watched until it is answered (claims last as long).
-// Before mod_register_ibr, which answers both.
-module.hook(
-	"stanza/iq/jabber:iq:register:query",
-	(event) => {
-		const [ok, err] = pcall(prefill_registration_form, event);
-		if (!ok) {
-			module.log("error", "Could not prepare the registration form: %s", err);
-		}
-		const [tracked, track_err] = pcall(track_registration_attempt, event);
-		if (!tracked) {
-			module.log("error", "Could not follow a registration: %s", track_err);
-		}
-	},
-	1,
-);
-
-// Registration attempt: allowed with a valid invite (or without, when not
-// invite-only), and never for a name reserved for another invite. Runs
-// after other modules' checks, so that an invite is not claimed by a
-// registration they refuse.
-module.hook(
-	"user-registering",
-	(event) => {
-		if (invite_only && presented_invite(event) === undefined) {
-			// Without an invite: refused in invite-only mode (unless another module already refused).
-			if (event.allowed !== false) {
-				refuse_with(event, UNINVITED);
-			}
-			return;
-		}
-		const [ok, err] = pcall(check_registration, event);
-		if (!ok) {
-			module.log("error", "Could not check the registration of %s: %s", event.username, err);
-			refuse_with(event, { type: "wait", condition: "internal-server-error", text: "The invite could not be checked, please try again later" });
-		}
-	},
-	-10,
-);
-
-// Registration succeeded: use the invite and apply what it carries. Every
-// new account's creation time is noted where neither the auth provider
-// nor mod_register_ibr keeps one (0.12, web registration): an invite made
-// by or for an earlier account of the same name is then told apart.
-module.hook("user-registered", (event) => {
-	const [ok, err] = pcall(account_registered, event);
+/**
+ * The registration form is pre-filled with the username an invite is bound
+ * to; a registration is watched until it is answered, so that the claims
+ * on its invite and username last as long as it (invite_claims.ts).
+ * Priority 1: before mod_register_ibr, which answers both.
+ */
+function registration_iq(event: SessionStanzaEvent): void {
+	const [ok, err] = pcall(prefill_registration_form, event);
 	if (!ok) {
-		module.log("error", "Could not complete the registration of %s with its invite: %s", event.username, err);
+		module.log("error", "Could not prepare the registration form: %s", err);
 	}
-});
+	track_registration_attempt(event);
+}
 
-// An invite reset the password of an existing account: use it.
-module.hook("user-password-reset", (event) => {
-	const [ok, err] = pcall(complete_password_reset, event);
-	if (!ok) {
-		module.log("error", "Could not use the invite that reset the password of %s: %s", event.username, err);
-	}
-});
-
-// An account of this host was deleted: the pending invites it made, and
-// the reset invites for it, go with it. (usermanager fires this on
-// prosody.events, for every host.)
-module.hook_global<AccountEvent>("user-deleted", (event) => {
-	if (event.host !== module.host) {
+/**
+ * A registration attempt (user-registering): allowed with a valid invite
+ * (or without, when not invite-only), and never for a name reserved for
+ * another invite. Priority -10: after other modules' checks, so that an
+ * invite is not claimed by a registration they refuse; from the check to
+ * the claim nothing may yield (registration.ts).
+ */
+function registering(event: UserRegisteringEvent): void {
+	if (invite_only && presented_invite(event) === undefined) {
+		// Without an invite: refused in invite-only mode (unless another module already refused).
+		if (event.allowed !== false) {
+			refuse_with(event, UNINVITED);
+		}
 		return;
 	}
-	const [ok, err] = pcall(account_deleted, invites, event.username);
-	if (!ok) {
-		module.log("error", "Could not delete the invites of deleted account %s: %s", event.username, err);
-	}
-});
+	check_registration(event);
+}
 
-// XEP-0379: subscription requests that carry a token issued by the user
-// are approved as if the user had approved them. Every presence to a local
-// user passes here, so anything else returns at the first check. Priority
-// 1: before mod_presence, which handles the rest.
-module.hook(
-	"presence/bare",
-	(event) => {
-		const stanza = event.stanza;
-		if (stanza.attr.type !== "subscribe") {
-			return;
-		}
-		const preauth = stanza.get_child("preauth", "urn:xmpp:pars:0");
-		if (preauth === undefined) {
-			return;
-		}
-		const token = preauth.attr.token;
-		if (token === undefined) {
-			return;
-		}
-		const [ok, handled] = pcall(approve_preauth_subscription, invites, event, token);
-		if (!ok) {
-			module.log("error", "Could not handle a pre-authenticated subscription request: %s", handled);
-			return;
-		}
-		return handled;
-	},
-	1,
-);
+/** A registration that could not be checked (a Lua error) is refused as a temporary failure, never let through. */
+function registering_failed_to_run(event: UserRegisteringEvent): void {
+	refuse_with(event, { type: "wait", condition: "internal-server-error", text: "The invite could not be checked, please try again later" });
+}
+
+/**
+ * Registration succeeded (user-registered): use the invite and apply what
+ * it carries. Every new account's creation time is noted where neither the
+ * auth provider nor mod_register_ibr keeps one (0.12, web registration):
+ * an invite made by or for an earlier account of the same name is then
+ * told apart.
+ */
+function registered(event: UserRegisteredEvent): void {
+	account_registered(event);
+}
+
+/** An invite reset the password of an existing account: use it. */
+function password_reset(event: UserRegisteringEvent): void {
+	complete_password_reset(event);
+}
+
+/**
+ * An account of this host was deleted: the pending invites it made, and
+ * the reset invites for it, go with it. usermanager fires this on
+ * prosody.events, for every host.
+ */
+function account_gone(event: AccountEvent): void {
+	if (event.host === module.host) {
+		account_deleted(invites, event.username);
+	}
+}
+
+/**
+ * XEP-0379: a subscription request that carries a token issued by the
+ * user is approved as if the user had approved it. Every presence to a
+ * local user passes here, so anything else returns at the first check.
+ * Priority 1: before mod_presence, which handles the rest (and every
+ * request this one leaves: an invalid token, a spent budget).
+ */
+function subscription_request(event: StanzaEvent): true | undefined {
+	const stanza = event.stanza;
+	if (stanza.attr.type !== "subscribe") {
+		return undefined;
+	}
+	const token = stanza.get_child("preauth", "urn:xmpp:pars:0")?.attr.token;
+	if (token === undefined) {
+		return undefined;
+	}
+	return approve_preauth_subscription(invites, event, token);
+}
+
+module.hook("invite-created", protected_handler("record a new invite", invite_created));
+module.hook("stream-features", protected_handler("offer registration with invites", offer_invite_registration));
+module.hook("stanza/iq/urn:xmpp:pars:0:preauth", protected_handler("handle an invite token", preauth, preauth_failed_to_run));
+module.hook("stanza/iq/jabber:iq:register:query", protected_handler("follow a registration", registration_iq), 1);
+module.hook("user-registering", protected_handler("check a registration with its invite", registering, registering_failed_to_run), -10);
+module.hook("user-registered", protected_handler("complete a registration with its invite", registered));
+module.hook("user-password-reset", protected_handler("use the invite that reset a password", password_reset));
+module.hook_global<AccountEvent>("user-deleted", protected_handler("delete the invites of a deleted account", account_gone));
+module.hook("presence/bare", protected_handler("handle a pre-authenticated subscription request", subscription_request), 1);

@@ -22,6 +22,7 @@ import { read_account_invite, delete_account_invite_record } from "./invite_reco
 import { use_invite } from "./invites";
 import { count_unrecorded_use } from "./metrics";
 import { forget_invite } from "./pending_invites";
+import { logged } from "./protected_storage";
 import { redact } from "./tokens";
 import type { ValidInvite } from "./types/mod_invites";
 import type { MapStore } from "./types/storage";
@@ -42,12 +43,8 @@ function unrecorded_store(): MapStore<number> {
 }
 
 function save(token: string, expires: number | undefined): boolean {
-	const [ok, written, err] = pcall(() => unrecorded_store().set(undefined, token, expires));
-	if (!ok || written === undefined) {
-		module.log("error", "Could not write the use of invite %s to storage: %s", redact(token), ok ? err : written);
-		return false;
-	}
-	return true;
+	const [ok] = logged(`write the use of invite ${redact(token)} to storage`, () => unrecorded_store().set(undefined, token, expires));
+	return ok;
 }
 
 /** Deletes the used invites still stored, and forgets those that are gone. True when none is left. */
@@ -137,12 +134,8 @@ function read_unrecorded(): LuaMultiReturn<[LuaTable<string, number> | undefined
  * then every RETRY_SECONDS. A store that cannot be read is logged.
  */
 export function load_unrecorded_uses(): void {
-	const [ok, entries, err] = protected_call(read_unrecorded);
-	if (!ok || (entries === undefined && err !== undefined)) {
-		module.log("error", "Could not read the invites whose use was not recorded: %s", ok ? err : entries);
-		return;
-	}
-	if (entries === undefined) {
+	const [ok, entries] = logged("read the invites whose use was not recorded", read_unrecorded);
+	if (!ok || entries === undefined) {
 		return;
 	}
 	for (const [token, expires] of entries) {

@@ -29,6 +29,18 @@ test("never wraps a multiple-return call into a table (a TypeScriptToLua trap: `
 	expect(lua).not.toMatch(/\(\{[\w.:]+\(/);
 });
 
+test("keeps the reasons of the hooks: every handler module:hook gets is a named function with a comment above it", () => {
+	const entry = lua.slice(lua.indexOf('["mod_invites_register"] = function(...)'));
+	const hooked = [...entry.matchAll(/module:hook(?:_global)?\(\s*"[^"]+",\s*protected_handler\(\s*"[^"]+",\s*(\w+)/g)].map((m) => m[1]);
+	expect(hooked.length).toBeGreaterThanOrEqual(9);
+	const undocumented = hooked.filter((name) => !new RegExp(`--[^\n]*\n(?:--[^\n]*\n)*(?:local )?function ${name}\\(`).test(entry));
+	expect(undocumented).toEqual([]);
+	// The reasons an admin needs most: the priorities, and what must not yield.
+	expect(entry).toContain("Priority -10: after other modules' checks");
+	expect(entry).toContain("Priority 1: before mod_presence");
+	expect(entry).toContain("nothing may yield");
+});
+
 test("bundles only the entry module and what it imports", () => {
 	// The bundle maps each module's name to its chunk: ["name"] = function(...) … end,
 	const chunks = new Map<string, string>();
