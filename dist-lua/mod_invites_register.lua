@@ -248,6 +248,25 @@ end
 function ____exports.redact(token)
 	return string.sub(token, 1, 4) .. "…"
 end
+--- 2^47 as a float: the hash stays below it, so that h * 31 + 255 stays exact in a double (and in 32-bit fengari).
+local HASH_MODULUS = 140737488355328
+--- A number standing for a token, for remembering many tokens without
+-- keeping a string for each (each string is an object the garbage
+-- collector visits at every cycle: 100 000 of them cost about 4 ms of CPU
+-- per registration on Prosody 13). A polynomial hash below 2^47, in float
+-- arithmetic on every Lua: two tokens share one about once in 10^14 pairs;
+-- a false "known" only skips a second look or a budget.
+function ____exports.token_hash(token)
+	local h = 0.5
+	do
+		local i = 1
+		while i <= #token do
+			h = (h * 31 + string.byte(token, i)) % HASH_MODULUS
+			i = i + 1
+		end
+	end
+	return h
+end
 return ____exports
  end,
 ["invite_records"] = function(...)
@@ -376,16 +395,12 @@ function ____exports.bound_username(record, host)
 end
 return ____exports
  end,
-["invite_index_store"] = function(...)
+["protected_storage"] = function(...)
 local ____exports = {}
-local named_store, logged, named_map
-function named_store()
-	if named_map == nil then
-		named_map = module:open_store("invites_register_named", "map")
-	end
-	return named_map
-end
-function logged(what, f)
+--- Calls into storage, protected: a driver that raises, or answers nil and
+-- an error, is logged as "Could not <what>: <error>" and reported as
+-- [false], never raised into a hook.
+function ____exports.logged(what, f)
 	local called, value, err = pcall(f)
 	if not called or value == nil and err ~= nil then
 		local ____module_log_2 = module.log
@@ -406,6 +421,19 @@ function logged(what, f)
 		return false, nil
 	end
 	return true, value
+end
+return ____exports
+ end,
+["invite_index_store"] = function(...)
+local ____exports = {}
+local named_store, named_map
+local ____protected_storage = require("protected_storage")
+local logged = ____protected_storage.logged
+function named_store()
+	if named_map == nil then
+		named_map = module:open_store("invites_register_named", "map")
+	end
+	return named_map
 end
 --- The tokens filed under `account` (token → expiry); ok false when storage failed.
 function ____exports.read_named(account)
@@ -813,7 +841,7 @@ return ____exports
  end,
 ["pending_invites"] = function(...)
 local ____exports = {}
-local unfile, release_reservation, by_username, by_token
+local unfile, note_found, release_reservation, by_username, by_token, pending, found
 local ____invite_records = require("invite_records")
 local bound_username = ____invite_records.bound_username
 local read_account_invite = ____invite_records.read_account_invite
@@ -837,6 +865,7 @@ local ____sql_invite_pages = require("sql_invite_pages")
 local invite_sql_engine = ____sql_invite_pages.invite_sql_engine
 local ____tokens = require("tokens")
 local redact = ____tokens.redact
+local token_hash = ____tokens.token_hash
 function unfile(index, key, token)
 	local tokens = index[key]
 	if tokens ~= nil then
@@ -845,6 +874,13 @@ function unfile(index, key, token)
 			index[key] = nil
 		end
 	end
+end
+--- Whether `token` is in memory as a pending invite's (expired ones until the hourly sweep).
+function ____exports.is_known_invite(token)
+	return pending[token] ~= nil or found[token_hash(token)] ~= nil
+end
+function note_found(token, expires)
+	found[token_hash(token)] = expires
 end
 function release_reservation(username, token)
 	by_token[token] = nil
@@ -855,8 +891,8 @@ end
 local RETRY_SECONDS = 10
 by_username = {}
 by_token = {}
---- token → expiry, for the pending invites known to allow registration.
-local pending = {}
+pending = {}
+found = {}
 --- Whether the reservations are known (the index was read); until then every name is "unknown".
 local ready = false
 --- A first load on SQL storage whose first round over the stored invites has not ended: every name is "unknown".
@@ -919,10 +955,12 @@ local function scan(first)
 	for token, record in pairs(records) do
 		if usable_record(token, record, now) then
 			count = count + 1
-			local known = pending[token] ~= nil
-			pending[token] = record.expires
+			local known = ____exports.is_known_invite(token)
 			local username = reserved_username(record, module.host)
-			if username ~= nil then
+			if username == nil then
+				note_found(token, record.expires)
+			else
+				pending[token] = record.expires
 				file_under(names, username, token, record.expires)
 				tokens_to_names[token] = username
 				if by_token[token] == nil then
@@ -1040,6 +1078,15 @@ local function sweep_expired()
 	for ____, token in ipairs(expired) do
 		pending[token] = nil
 	end
+	local expired_found = {}
+	for hash, expires in pairs(found) do
+		if expires <= now then
+			expired_found[#expired_found + 1] = hash
+		end
+	end
+	for ____, hash in ipairs(expired_found) do
+		found[hash] = nil
+	end
 	local released = {}
 	for username, tokens in pairs(by_username) do
 		for token, expires in pairs(tokens) do
@@ -1054,8 +1101,8 @@ local function sweep_expired()
 		by_token[token] = nil
 		unfile(by_username, username, token)
 	end
-	if #expired > 0 then
-		module:log("debug", "Dropped %d expired invites from memory", #expired)
+	if #expired + #expired_found > 0 then
+		module:log("debug", "Dropped %d expired invites from memory", #expired + #expired_found)
 	end
 end
 --- The timers: the load retried until it succeeds, and the hourly sweep.
@@ -1099,10 +1146,6 @@ end
 function ____exports.index_ready()
 	return ready
 end
---- Whether `token` is in memory as a pending invite's (expired ones until the hourly sweep).
-function ____exports.is_known_invite(token)
-	return pending[token] ~= nil
-end
 function ____exports.new_found_batch()
 	return {reserved = {}, named = {}}
 end
@@ -1114,10 +1157,12 @@ function ____exports.file_found_invite(batch, token, record)
 	if not usable_record(token, record, now) or record.token ~= token or record.allow_registration ~= true then
 		return false
 	end
-	if pending[token] == nil then
-		pending[token] = record.expires
+	if not ____exports.is_known_invite(token) then
 		local username = reserved_username(record, module.host)
-		if username ~= nil then
+		if username == nil then
+			note_found(token, record.expires)
+		else
+			pending[token] = record.expires
 			reserve(username, token, record.expires)
 			batch.reserved[token] = {username = username, expires = record.expires}
 			module:log(
@@ -1164,6 +1209,7 @@ end
 --- The invite was used or deleted: it is no longer pending, and no longer reserves its name.
 function ____exports.forget_invite(token)
 	pending[token] = nil
+	found[token_hash(token)] = nil
 	local username = by_token[token]
 	if username ~= nil then
 		release_reservation(username, token)
@@ -1175,7 +1221,7 @@ function ____exports.reserved_by_token(token)
 end
 --- Whether `token` is known, without storage, to be a pending invite's (used or deleted ones may linger until their expiry).
 function ____exports.is_pending_token(token)
-	local expires = pending[token]
+	local expires = pending[token] or found[token_hash(token)]
 	return expires ~= nil and expires > os.time()
 end
 --- Whether a pending invite was made for `username` ("reserved"), so that
@@ -2079,6 +2125,8 @@ local ____metrics = require("metrics")
 local count_unrecorded_use = ____metrics.count_unrecorded_use
 local ____pending_invites = require("pending_invites")
 local forget_invite = ____pending_invites.forget_invite
+local ____protected_storage = require("protected_storage")
+local logged = ____protected_storage.logged
 local ____tokens = require("tokens")
 local redact = ____tokens.redact
 --- Seconds between attempts to delete the invites whose use could not be recorded.
@@ -2096,26 +2144,11 @@ local function unrecorded_store()
 	return store
 end
 local function save(token, expires)
-	local ok, written, err = pcall(function() return unrecorded_store():set(nil, token, expires) end)
-	if not ok or written == nil then
-		local ____module_log_2 = module.log
-		local ____redact_result_1 = redact(token)
-		local ____ok_0
-		if ok then
-			____ok_0 = err
-		else
-			____ok_0 = written
-		end
-		____module_log_2(
-			module,
-			"error",
-			"Could not write the use of invite %s to storage: %s",
-			____redact_result_1,
-			____ok_0
-		)
-		return false
-	end
-	return true
+	local ok = logged(
+		("write the use of invite " .. redact(token)) .. " to storage",
+		function() return unrecorded_store():set(nil, token, expires) end
+	)
+	return ok
 end
 --- Deletes the used invites still stored, and forgets those that are gone. True when none is left.
 local function retry_deletions()
@@ -2210,19 +2243,8 @@ end
 -- handful at most) are refused again, and their deletion tried at once,
 -- then every RETRY_SECONDS. A store that cannot be read is logged.
 function ____exports.load_unrecorded_uses()
-	local ok, entries, err = pcall(read_unrecorded)
-	if not ok or entries == nil and err ~= nil then
-		local ____module_log_4 = module.log
-		local ____ok_3
-		if ok then
-			____ok_3 = err
-		else
-			____ok_3 = entries
-		end
-		____module_log_4(module, "error", "Could not read the invites whose use was not recorded: %s", ____ok_3)
-		return
-	end
-	if entries == nil then
+	local ok, entries = logged("read the invites whose use was not recorded", read_unrecorded)
+	if not ok or entries == nil then
 		return
 	end
 	for token, expires in pairs(entries) do
@@ -3010,6 +3032,8 @@ local ____sql_invite_pages = require("sql_invite_pages")
 local invite_sql_engine = ____sql_invite_pages.invite_sql_engine
 local list_invite_tokens = ____sql_invite_pages.list_invite_tokens
 local read_invite_range = ____sql_invite_pages.read_invite_range
+local ____tokens = require("tokens")
+local token_hash = ____tokens.token_hash
 local time = prosody_require("util.time")
 --- Rows per page: rows of known invites cost about 1 µs each (they are not decoded).
 local PAGE_ROWS = 1000
@@ -3027,7 +3051,7 @@ local refresh = configured_refresh ~= nil and configured_refresh > 0 and configu
 local SQL_ROUND_SECONDS = refresh or 60
 --- Where the current round is: the last token read ("" before the first).
 local after = ""
---- Tokens whose rows are no usable pending invite (expired, malformed): not decoded again.
+--- Hashes of tokens whose rows are no usable pending invite (expired, malformed): not decoded again.
 local unusable = {}
 --- Rows read and invites newly found in the current round, for the log.
 local round_rows = 0
@@ -3036,7 +3060,7 @@ local round_found = 0
 local round_longest = 0
 --- A row needs no decoding when its invite is known: pending in memory, used here, or not usable.
 local function known(token)
-	return is_known_invite(token) or unusable[token] ~= nil or was_used(token)
+	return is_known_invite(token) or unusable[token_hash(token)] ~= nil or was_used(token)
 end
 --- The invites of one page that are not known yet, read, decoded and filed
 -- until PAGE_BUDGET has passed (at least one, so that a round always
@@ -3062,7 +3086,7 @@ local function take_in_unknown(engine, tokens, started)
 					token,
 					decode()
 				) then
-					unusable[token] = true
+					unusable[token_hash(token)] = true
 				end
 			end
 			reached = token
@@ -3239,126 +3263,159 @@ if prosody.process_type == "prosody" then
 		module:log("error", "Could not look for invites written by other processes: %s", watch_err)
 	end
 end
-module:hook(
-	"invite-created",
-	function(invite)
-		local ok, err = pcall(add_pending_invite, invite)
-		if not ok then
-			module:log("error", "Could not record a new invite: %s", err)
+--- Runs `handler` protected: a Lua error in it (or in what it calls) is
+-- logged as "Could not <what>: <error>", and `on_error` may answer for it;
+-- nothing escapes into Prosody's event loop.
+local function protected_handler(what, handler, on_error)
+	return function(event)
+		local ok, result = pcall(handler, event)
+		if ok then
+			return result
 		end
+		module:log("error", "Could not %s: %s", what, result)
+		local ____temp_2
+		if on_error ~= nil then
+			____temp_2 = on_error(event)
+		else
+			____temp_2 = nil
+		end
+		return ____temp_2
 	end
-)
+end
+--- invite-created: a new invite is pending, and reserves its username, at once.
+local function invite_created(invite)
+	add_pending_invite(invite)
+end
 local legacy_invite_feature = st.stanza("register", {xmlns = "urn:xmpp:invite"})
 local invite_feature = st.stanza("register", {xmlns = "urn:xmpp:ibr-token:0"})
+--- Stream features: tell clients that are not signed in that registration
+-- with an invite token is possible (XEP-0401 0.3.0 and XEP-0445), only
+-- over an encrypted connection unless c2s_require_encryption is off.
+local function offer_invite_registration(event)
+	local session = event.origin
+	if session.type ~= "c2s_unauthed" or require_encryption and not session.secure then
+		return
+	end
+	local features = event.features
+	features:add_child(legacy_invite_feature)
+	features:add_child(invite_feature)
+end
+--- A client presents an invite token before registering (<preauth/>).
+-- Always handled here: nobody else knows this payload.
+local function preauth(event)
+	return handle_preauth_iq(invites, event)
+end
+--- A <preauth/> that failed with a Lua error is still answered: try again later.
+local function preauth_failed_to_run(event)
+	local stanza = event.stanza
+	if stanza.attr.type == "set" or stanza.attr.type == "get" then
+		event.origin.send(st.error_reply(stanza, "wait", "internal-server-error", "The invite token could not be checked, please try again later"))
+	end
+	return true
+end
+--- The registration form is pre-filled with the username an invite is bound
+-- to; a registration is watched until it is answered, so that the claims
+-- on its invite and username last as long as it (invite_claims.ts).
+-- Priority 1: before mod_register_ibr, which answers both.
+local function registration_iq(event)
+	local ok, err = pcall(prefill_registration_form, event)
+	if not ok then
+		module:log("error", "Could not prepare the registration form: %s", err)
+	end
+	track_registration_attempt(event)
+end
+--- A registration attempt (user-registering): allowed with a valid invite
+-- (or without, when not invite-only), and never for a name reserved for
+-- another invite. Priority -10: after other modules' checks, so that an
+-- invite is not claimed by a registration they refuse; from the check to
+-- the claim nothing may yield (registration.ts).
+local function registering(event)
+	if invite_only and presented_invite(event) == nil then
+		if event.allowed ~= false then
+			refuse_with(event, UNINVITED)
+		end
+		return
+	end
+	check_registration(event)
+end
+--- A registration that could not be checked (a Lua error) is refused as a temporary failure, never let through.
+local function registering_failed_to_run(event)
+	refuse_with(event, {type = "wait", condition = "internal-server-error", text = "The invite could not be checked, please try again later"})
+end
+--- Registration succeeded (user-registered): use the invite and apply what
+-- it carries. Every new account's creation time is noted where neither the
+-- auth provider nor mod_register_ibr keeps one (0.12, web registration):
+-- an invite made by or for an earlier account of the same name is then
+-- told apart.
+local function registered(event)
+	account_registered(event)
+end
+--- An invite reset the password of an existing account: use it.
+local function password_reset(event)
+	complete_password_reset(event)
+end
+--- An account of this host was deleted: the pending invites it made, and
+-- the reset invites for it, go with it. usermanager fires this on
+-- prosody.events, for every host.
+local function account_gone(event)
+	if event.host == module.host then
+		account_deleted(invites, event.username)
+	end
+end
+--- XEP-0379: a subscription request that carries a token issued by the
+-- user is approved as if the user had approved it. Every presence to a
+-- local user passes here, so anything else returns at the first check.
+-- Priority 1: before mod_presence, which handles the rest (and every
+-- request this one leaves: an invalid token, a spent budget).
+local function subscription_request(event)
+	local stanza = event.stanza
+	if stanza.attr.type ~= "subscribe" then
+		return nil
+	end
+	local ____opt_3 = stanza:get_child("preauth", "urn:xmpp:pars:0")
+	local token = ____opt_3 and ____opt_3.attr.token
+	if token == nil then
+		return nil
+	end
+	return approve_preauth_subscription(invites, event, token)
+end
+module:hook(
+	"invite-created",
+	protected_handler("record a new invite", invite_created)
+)
 module:hook(
 	"stream-features",
-	function(event)
-		local session = event.origin
-		if session.type ~= "c2s_unauthed" or require_encryption and not session.secure then
-			return
-		end
-		local features = event.features
-		features:add_child(legacy_invite_feature)
-		features:add_child(invite_feature)
-	end
+	protected_handler("offer registration with invites", offer_invite_registration)
 )
 module:hook(
 	"stanza/iq/urn:xmpp:pars:0:preauth",
-	function(event)
-		local ok, err = pcall(handle_preauth_iq, invites, event)
-		if not ok then
-			module:log("error", "Could not handle an invite token: %s", err)
-			local stanza = event.stanza
-			if stanza.attr.type == "set" or stanza.attr.type == "get" then
-				event.origin.send(st.error_reply(stanza, "wait", "internal-server-error", "The invite token could not be checked, please try again later"))
-			end
-		end
-		return true
-	end
+	protected_handler("handle an invite token", preauth, preauth_failed_to_run)
 )
 module:hook(
 	"stanza/iq/jabber:iq:register:query",
-	function(event)
-		local ok, err = pcall(prefill_registration_form, event)
-		if not ok then
-			module:log("error", "Could not prepare the registration form: %s", err)
-		end
-		local tracked, track_err = pcall(track_registration_attempt, event)
-		if not tracked then
-			module:log("error", "Could not follow a registration: %s", track_err)
-		end
-	end,
+	protected_handler("follow a registration", registration_iq),
 	1
 )
 module:hook(
 	"user-registering",
-	function(event)
-		if invite_only and presented_invite(event) == nil then
-			if event.allowed ~= false then
-				refuse_with(event, UNINVITED)
-			end
-			return
-		end
-		local ok, err = pcall(check_registration, event)
-		if not ok then
-			module:log("error", "Could not check the registration of %s: %s", event.username, err)
-			refuse_with(event, {type = "wait", condition = "internal-server-error", text = "The invite could not be checked, please try again later"})
-		end
-	end,
+	protected_handler("check a registration with its invite", registering, registering_failed_to_run),
 	-10
 )
 module:hook(
 	"user-registered",
-	function(event)
-		local ok, err = pcall(account_registered, event)
-		if not ok then
-			module:log("error", "Could not complete the registration of %s with its invite: %s", event.username, err)
-		end
-	end
+	protected_handler("complete a registration with its invite", registered)
 )
 module:hook(
 	"user-password-reset",
-	function(event)
-		local ok, err = pcall(complete_password_reset, event)
-		if not ok then
-			module:log("error", "Could not use the invite that reset the password of %s: %s", event.username, err)
-		end
-	end
+	protected_handler("use the invite that reset a password", password_reset)
 )
 module:hook_global(
 	"user-deleted",
-	function(event)
-		if event.host ~= module.host then
-			return
-		end
-		local ok, err = pcall(account_deleted, invites, event.username)
-		if not ok then
-			module:log("error", "Could not delete the invites of deleted account %s: %s", event.username, err)
-		end
-	end
+	protected_handler("delete the invites of a deleted account", account_gone)
 )
 module:hook(
 	"presence/bare",
-	function(event)
-		local stanza = event.stanza
-		if stanza.attr.type ~= "subscribe" then
-			return
-		end
-		local preauth = stanza:get_child("preauth", "urn:xmpp:pars:0")
-		if preauth == nil then
-			return
-		end
-		local token = preauth.attr.token
-		if token == nil then
-			return
-		end
-		local ok, handled = pcall(approve_preauth_subscription, invites, event, token)
-		if not ok then
-			module:log("error", "Could not handle a pre-authenticated subscription request: %s", handled)
-			return
-		end
-		return handled
-	end,
+	protected_handler("handle a pre-authenticated subscription request", subscription_request),
 	1
 )
 return ____exports

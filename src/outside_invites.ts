@@ -32,6 +32,7 @@ import { was_used } from "./invite_claims";
 import { file_found_invite, index_ready, is_known_invite, new_found_batch, read_every_pending_invite, round_completed, write_found_batch } from "./pending_invites";
 import { prosody_require } from "./prosody_require";
 import { invite_sql_engine, list_invite_tokens, read_invite_range } from "./sql_invite_pages";
+import { token_hash } from "./tokens";
 import type { SqlEngine } from "./types/sql";
 
 const time = prosody_require("util.time");
@@ -54,8 +55,8 @@ const SQL_ROUND_SECONDS = refresh ?? 60;
 
 /** Where the current round is: the last token read ("" before the first). */
 let after = "";
-/** Tokens whose rows are no usable pending invite (expired, malformed): not decoded again. */
-const unusable = new LuaTable<string, true>();
+/** Hashes of tokens whose rows are no usable pending invite (expired, malformed): not decoded again. */
+const unusable = new LuaTable<number, true>();
 /** Rows read and invites newly found in the current round, for the log. */
 let round_rows = 0;
 let round_found = 0;
@@ -64,7 +65,7 @@ let round_longest = 0;
 
 /** A row needs no decoding when its invite is known: pending in memory, used here, or not usable. */
 function known(token: string): boolean {
-	return is_known_invite(token) || unusable.has(token) || was_used(token);
+	return is_known_invite(token) || unusable.has(token_hash(token)) || was_used(token);
 }
 
 /**
@@ -84,7 +85,7 @@ function take_in_unknown(engine: SqlEngine, tokens: readonly string[], started: 
 			}
 			found += 1;
 			if (!file_found_invite(batch, token, decode())) {
-				unusable.set(token, true);
+				unusable.set(token_hash(token), true);
 			}
 		}
 		reached = token;

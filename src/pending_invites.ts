@@ -47,7 +47,7 @@ import {
 	type ReservedEntry,
 } from "./invite_index_store";
 import { invite_sql_engine } from "./sql_invite_pages";
-import { redact } from "./tokens";
+import { redact, token_hash } from "./tokens";
 import type { InviteRecord } from "./types/mod_invites";
 
 /** After a failed read, how long storage is left alone (every use meanwhile fails closed). */
@@ -57,8 +57,17 @@ const RETRY_SECONDS = 10;
 let by_username = new LuaTable<string, LuaTable<string, number>>();
 /** token → username: the same reservations, by token. */
 let by_token = new LuaTable<string, string>();
-/** token → expiry, for the pending invites known to allow registration. */
+/**
+ * token → expiry, for the pending invites known to allow registration that
+ * were made or used here, or reserve a name.
+ */
 const pending = new LuaTable<string, number>();
+/**
+ * token_hash(token) → expiry, for the other pending invites found in
+ * storage (the first complete read, the rounds of outside_invites.ts): up
+ * to every pending invite, so kept as numbers, not strings (tokens.ts).
+ */
+const found = new LuaTable<number, number>();
 /** Whether the reservations are known (the index was read); until then every name is "unknown". */
 let ready = false;
 /** A first load on SQL storage whose first round over the stored invites has not ended: every name is "unknown". */
@@ -141,10 +150,12 @@ function scan(first: boolean): boolean {
 	for (const [token, record] of records) {
 		if (usable_record(token, record, now)) {
 			count += 1;
-			const known = pending.get(token) !== undefined;
-			pending.set(token, record.expires);
+			const known = is_known_invite(token);
 			const username = reserved_username(record, module.host);
-			if (username !== undefined) {
+			if (username === undefined) {
+				note_found(token, record.expires);
+			} else {
+				pending.set(token, record.expires);
 				file_under(names, username, token, record.expires);
 				tokens_to_names.set(token, username);
 				if (by_token.get(token) === undefined) {
@@ -264,6 +275,15 @@ function sweep_expired(): void {
 	for (const token of expired) {
 		pending.delete(token);
 	}
+	const expired_found: number[] = [];
+	for (const [hash, expires] of found) {
+		if (expires <= now) {
+			expired_found[expired_found.length] = hash;
+		}
+	}
+	for (const hash of expired_found) {
+		found.delete(hash);
+	}
 	const released: [string, string][] = [];
 	for (const [username, tokens] of by_username) {
 		for (const [token, expires] of tokens) {
@@ -276,8 +296,8 @@ function sweep_expired(): void {
 		by_token.delete(token);
 		unfile(by_username, username, token);
 	}
-	if (expired.length > 0) {
-		module.log("debug", "Dropped %d expired invites from memory", expired.length);
+	if (expired.length + expired_found.length > 0) {
+		module.log("debug", "Dropped %d expired invites from memory", expired.length + expired_found.length);
 	}
 }
 
@@ -317,7 +337,12 @@ export function index_ready(): boolean {
 
 /** Whether `token` is in memory as a pending invite's (expired ones until the hourly sweep). */
 export function is_known_invite(token: string): boolean {
-	return pending.get(token) !== undefined;
+	return pending.get(token) !== undefined || found.get(token_hash(token)) !== undefined;
+}
+
+/** An invite found in storage that reserves nothing: remembered by its hash. */
+function note_found(token: string, expires: number): void {
+	found.set(token_hash(token), expires);
 }
 
 /**
@@ -345,10 +370,12 @@ export function file_found_invite(batch: FoundBatch, token: string, record: unkn
 	if (!usable_record(token, record, now) || record.token !== token || record.allow_registration !== true) {
 		return false;
 	}
-	if (pending.get(token) === undefined) {
-		pending.set(token, record.expires);
+	if (!is_known_invite(token)) {
 		const username = reserved_username(record, module.host);
-		if (username !== undefined) {
+		if (username === undefined) {
+			note_found(token, record.expires);
+		} else {
+			pending.set(token, record.expires);
 			reserve(username, token, record.expires);
 			batch.reserved.set(token, { username, expires: record.expires });
 			module.log("debug", "Invite %s written by another process reserves %s", redact(token), username);
@@ -393,6 +420,7 @@ export function add_pending_invite(record: InviteRecord): void {
 /** The invite was used or deleted: it is no longer pending, and no longer reserves its name. */
 export function forget_invite(token: string): void {
 	pending.delete(token);
+	found.delete(token_hash(token));
 	const username = by_token.get(token);
 	if (username !== undefined) {
 		release_reservation(username, token);
@@ -412,7 +440,7 @@ export function reserved_by_token(token: string): string | undefined {
 
 /** Whether `token` is known, without storage, to be a pending invite's (used or deleted ones may linger until their expiry). */
 export function is_pending_token(token: string): boolean {
-	const expires = pending.get(token);
+	const expires = pending.get(token) ?? found.get(token_hash(token));
 	return expires !== undefined && expires > os.time();
 }
 
