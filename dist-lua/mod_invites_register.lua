@@ -1835,14 +1835,17 @@ local session_failures = positive_option("invite_token_session_failures", 5)
 local address_failures = positive_option("invite_token_address_failures", 10)
 local domain_failures = positive_option("invite_token_domain_failures", 50)
 local remote_failures = positive_option("invite_token_remote_failures", 500)
+local host_failures = positive_option("invite_token_host_failures", 1000)
 local period = positive_option("invite_token_failure_period", 60)
 local TRACKED = 10000
 local by_ip = cache.new(TRACKED)
 local by_sender = cache.new(TRACKED)
 local by_domain = cache.new(TRACKED)
---- All remote servers together: one budget, kept under this key.
+--- All remote servers together, and all <preauth/>s of the host together: one budget each.
 local remote_total = cache.new(1)
 local ALL_REMOTE = "all remote servers"
+local host_total = cache.new(1)
+local ALL_CLIENTS = "all clients"
 --- Whether `key` may have a token checked; logs at info once when its budget has run out.
 local function has_budget(budgets, key, what)
 	local budget = budgets:get(key)
@@ -1880,7 +1883,7 @@ function ____exports.preauth_limit(session, pending)
 		by_ip,
 		address_key(ip),
 		"address"
-	)) then
+	)) and has_budget(host_total, ALL_CLIENTS, "host") then
 		return "check"
 	end
 	session.invites_register_failed_tokens = failed + 1
@@ -1900,6 +1903,7 @@ function ____exports.preauth_failed(session)
 			address_failures
 		)
 	end
+	spend(host_total, ALL_CLIENTS, host_failures)
 end
 --- The budget of one server-to-server connection, kept on the session (it goes with the connection).
 local function connection_budget(connection)
@@ -2202,7 +2206,7 @@ local function confirm_recorded(invite)
 	end
 	local expires = record ~= nil and type(record.expires) == "number" and record.expires or os.time() + 86400 * 7
 	module:log(
-		"warn",
+		"error",
 		"Invite %s was used, but mod_invites could not delete it from storage; it is refused here, and deleted again every %d s",
 		redact(invite.token),
 		RETRY_SECONDS

@@ -12,6 +12,9 @@
  *  - per IP address (IPv6: per /64 network, address_keys.ts), across
  *    sessions: a budget of failures that refills over
  *    `invite_token_failure_period` seconds (util.throttle, a token bucket);
+ *  - for all clients of the host together (`invite_token_host_failures`):
+ *    a ceiling that no rotation of addresses gets past; the tokens of
+ *    pending invites are still checked above it, so invitees get in;
  *  - for XEP-0379 requests, the same kind of budget per sender; and, when
  *    they come from another server, per server-to-server connection (in
  *    either direction: 13's bidirectional streams carry requests over
@@ -39,6 +42,7 @@ const session_failures = positive_option("invite_token_session_failures", 5);
 const address_failures = positive_option("invite_token_address_failures", 10);
 const domain_failures = positive_option("invite_token_domain_failures", 50);
 const remote_failures = positive_option("invite_token_remote_failures", 500);
+const host_failures = positive_option("invite_token_host_failures", 1000);
 const period = positive_option("invite_token_failure_period", 60);
 
 const TRACKED = 10000;
@@ -52,9 +56,11 @@ interface Budget {
 const by_ip = cache.new<string, Budget>(TRACKED);
 const by_sender = cache.new<string, Budget>(TRACKED);
 const by_domain = cache.new<string, Budget>(TRACKED);
-/** All remote servers together: one budget, kept under this key. */
+/** All remote servers together, and all <preauth/>s of the host together: one budget each. */
 const remote_total = cache.new<string, Budget>(1);
 const ALL_REMOTE = "all remote servers";
+const host_total = cache.new<string, Budget>(1);
+const ALL_CLIENTS = "all clients";
 
 /** Whether `key` may have a token checked; logs at info once when its budget has run out. */
 function has_budget(budgets: Cache<string, Budget>, key: string, what: string): boolean {
@@ -92,7 +98,10 @@ export type PreauthLimit = "check" | "refuse" | "close";
 export function preauth_limit(session: Session, pending: boolean): PreauthLimit {
 	const failed = session.invites_register_failed_tokens ?? 0;
 	const ip = session.ip;
-	if (pending || (failed < session_failures && (ip === undefined || has_budget(by_ip, address_key(ip), "address")))) {
+	if (
+		pending ||
+		(failed < session_failures && (ip === undefined || has_budget(by_ip, address_key(ip), "address")) && has_budget(host_total, ALL_CLIENTS, "host"))
+	) {
 		return "check";
 	}
 	session.invites_register_failed_tokens = failed + 1;
@@ -109,6 +118,7 @@ export function preauth_failed(session: Session): void {
 	if (session.ip !== undefined) {
 		spend(by_ip, address_key(session.ip), address_failures);
 	}
+	spend(host_total, ALL_CLIENTS, host_failures);
 }
 
 /** Where a XEP-0379 request came from: its sender (a bare JID) and, from another server, the connection it arrived on. */

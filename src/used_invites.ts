@@ -15,7 +15,7 @@
  *     mod_invites' host store afterwards is written to this module's store
  *     "invites_register_unrecorded" (token → expiry), refused from then on,
  *     across restarts too, and deleted again every RETRY_SECONDS until the
- *     store lets it go; the admin is told at warning level.
+ *     store lets it go; the admin is told at error level.
  */
 import { burn, mark_used, release_invite, unburn } from "./invite_claims";
 import { read_account_invite, delete_account_invite_record } from "./invite_records";
@@ -94,7 +94,7 @@ function confirm_recorded(invite: ValidInvite): void {
 		return; // deleted, as it should be
 	}
 	const expires = record !== undefined && type(record.expires) === "number" ? record.expires : os.time() + 86400 * 7;
-	module.log("warn", "Invite %s was used, but mod_invites could not delete it from storage; it is refused here, and deleted again every %d s", redact(invite.token), RETRY_SECONDS);
+	module.log("error", "Invite %s was used, but mod_invites could not delete it from storage; it is refused here, and deleted again every %d s", redact(invite.token), RETRY_SECONDS);
 	count_unrecorded_use();
 	unrecorded.set(invite.token, expires);
 	burn(invite.token);

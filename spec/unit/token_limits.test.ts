@@ -157,6 +157,16 @@ describe.each(prosodyVersions)("limits on invalid invite tokens on Prosody %s", 
 		expect(present(sim, client, invite.token).error).toBeUndefined();
 	});
 
+	test("all clients of the host together have a ceiling; a pending invite's token is still checked above it", () => {
+		const sim = sims.create({ version, config: { invite_token_host_failures: 5 } });
+		const invite = sim.invites.createAccount();
+		// Each from an address of its own: no address budget runs out.
+		for (let i = 0; i < 5; i++) expect(present(sim, sim.connect({ ip: `192.0.2.${i + 1}` }), madeUp()).error?.condition).toBe("item-not-found");
+		const late = sim.connect({ ip: "198.51.100.7" });
+		expect(present(sim, late, madeUp())).toEqual({ error: LIMITED, reads: 0 });
+		expect(present(sim, late, invite.token).error).toBeUndefined();
+	});
+
 	describe("XEP-0379 requests", () => {
 		const ALICE = "alice@example.com";
 		const subscribe = (from: string, token: string) => `<presence type='subscribe' from='${from}' to='${ALICE}'><preauth xmlns='urn:xmpp:pars:0' token='${token}'/></presence>`;

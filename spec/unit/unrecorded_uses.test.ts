@@ -15,7 +15,7 @@ function restart(sim: ProsodySim): void {
 	sim.call(`assert(sim.modulemanager.reload(sim.host, "invites_register"))`);
 }
 
-const warned = (sim: ProsodySim) => sim.logs("warn").some((l) => /was used, but mod_invites could not delete it from storage/.test(l.message));
+const warned = (sim: ProsodySim) => sim.logs("error").some((l) => /was used, but mod_invites could not delete it from storage/.test(l.message));
 
 describe.each(prosodyVersions)("uses that storage did not record, on Prosody %s", (version) => {
 	const sims = simulators();
