@@ -1064,29 +1064,25 @@ function ____exports.round_completed()
 end
 --- How often expired invites are dropped from memory.
 local SWEEP_SECONDS = 3600
+--- Deletes the entries of `expiries` (key → expiry) that have expired (collected first: no deletion while iterating); how many.
+local function drop_expired(expiries, now)
+	local expired = {}
+	for key, expires in pairs(expiries) do
+		if expires <= now then
+			expired[#expired + 1] = key
+		end
+	end
+	for ____, key in ipairs(expired) do
+		expiries[key] = nil
+	end
+	return #expired
+end
 --- Drops expired invites from memory (they are refused anyway). A walk of
 -- the tables in memory, no storage: about 50 ns per invite, 5 ms at 100 000
 -- pending invites, once an hour.
 local function sweep_expired()
 	local now = os.time()
-	local expired = {}
-	for token, expires in pairs(pending) do
-		if expires <= now then
-			expired[#expired + 1] = token
-		end
-	end
-	for ____, token in ipairs(expired) do
-		pending[token] = nil
-	end
-	local expired_found = {}
-	for hash, expires in pairs(found) do
-		if expires <= now then
-			expired_found[#expired_found + 1] = hash
-		end
-	end
-	for ____, hash in ipairs(expired_found) do
-		found[hash] = nil
-	end
+	local dropped = drop_expired(pending, now) + drop_expired(found, now)
 	local released = {}
 	for username, tokens in pairs(by_username) do
 		for token, expires in pairs(tokens) do
@@ -1101,8 +1097,8 @@ local function sweep_expired()
 		by_token[token] = nil
 		unfile(by_username, username, token)
 	end
-	if #expired + #expired_found > 0 then
-		module:log("debug", "Dropped %d expired invites from memory", #expired + #expired_found)
+	if dropped > 0 then
+		module:log("debug", "Dropped %d expired invites from memory", dropped)
 	end
 end
 --- The timers: the load retried until it succeeds, and the hourly sweep.
