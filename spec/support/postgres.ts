@@ -10,9 +10,9 @@
  */
 import { execFileSync } from "node:child_process";
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { freePort } from "./free_port.js";
 
 export interface PostgresDatabase {
 	readonly host: string;
@@ -38,17 +38,6 @@ function postgresBin(): string {
 	if (versions.length === 0) throw new Error("No PostgreSQL in /usr/lib/postgresql: run scripts/setup-prosody.sh");
 	versions.sort((a, b) => Number(b) - Number(a));
 	return path.join(root, versions[0], "bin");
-}
-
-async function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const server = net.createServer();
-		server.once("error", reject);
-		server.listen(0, "127.0.0.1", () => {
-			const { port } = server.address() as net.AddressInfo;
-			server.close(() => resolve(port));
-		});
-	});
 }
 
 function run(c: Cluster, command: string, args: string[]): string {

@@ -30,6 +30,7 @@ import { promisify } from "node:util";
 import { builtModuleDir, communityModulesDir, prosodySource, repoRoot, type ProsodyVersion } from "./prosody_sources.js";
 
 import { postgresDatabase, type PostgresDatabase } from "./postgres.js";
+import { freePort } from "./free_port.js";
 
 /** Prosody modules only the tests and benchmarks load (mod_storage_test). */
 const testPluginsDir = path.join(repoRoot, "spec/support/prosody_plugins");
@@ -106,17 +107,6 @@ function luaLiteral(value: LuaLiteral): string {
 	if (typeof value === "number" || typeof value === "boolean") return String(value);
 	if (Array.isArray(value)) return `{ ${value.map(luaLiteral).join(", ")} }`;
 	return `{ ${Object.entries(value).map(([k, v]) => `[${JSON.stringify(k)}] = ${luaLiteral(v)}`).join(", ")} }`;
-}
-
-async function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const probe = net.createServer();
-		probe.once("error", reject);
-		probe.listen(0, "127.0.0.1", () => {
-			const { port } = probe.address() as net.AddressInfo;
-			probe.close(() => resolve(port));
-		});
-	});
 }
 
 async function acceptsConnections(port: number): Promise<boolean> {
