@@ -3364,9 +3364,10 @@ local function account_gone(event)
 end
 --- XEP-0379: a subscription request that carries a token issued by the
 -- user is approved as if the user had approved it. Every presence to a
--- local user passes here, so anything else returns at the first check.
--- Priority 1: before mod_presence, which handles the rest (and every
--- request this one leaves: an invalid token, a spent budget).
+-- local user passes here, so anything else returns at the first check,
+-- before any protected call. Priority 1: before mod_presence, which
+-- handles the rest (and every request this one leaves: an invalid token,
+-- a spent budget).
 local function subscription_request(event)
 	local stanza = event.stanza
 	if stanza.attr.type ~= "subscribe" then
@@ -3377,7 +3378,12 @@ local function subscription_request(event)
 	if token == nil then
 		return nil
 	end
-	return approve_preauth_subscription(invites, event, token)
+	local ok, handled = pcall(approve_preauth_subscription, invites, event, token)
+	if not ok then
+		module:log("error", "Could not handle a pre-authenticated subscription request: %s", handled)
+		return nil
+	end
+	return handled
 end
 module:hook(
 	"invite-created",
@@ -3413,11 +3419,7 @@ module:hook_global(
 	"user-deleted",
 	protected_handler("delete the invites of a deleted account", account_gone)
 )
-module:hook(
-	"presence/bare",
-	protected_handler("handle a pre-authenticated subscription request", subscription_request),
-	1
-)
+module:hook("presence/bare", subscription_request, 1)
 return ____exports
  end,
 }

@@ -187,9 +187,10 @@ function account_gone(event: AccountEvent): void {
 /**
  * XEP-0379: a subscription request that carries a token issued by the
  * user is approved as if the user had approved it. Every presence to a
- * local user passes here, so anything else returns at the first check.
- * Priority 1: before mod_presence, which handles the rest (and every
- * request this one leaves: an invalid token, a spent budget).
+ * local user passes here, so anything else returns at the first check,
+ * before any protected call. Priority 1: before mod_presence, which
+ * handles the rest (and every request this one leaves: an invalid token,
+ * a spent budget).
  */
 function subscription_request(event: StanzaEvent): true | undefined {
 	const stanza = event.stanza;
@@ -200,7 +201,12 @@ function subscription_request(event: StanzaEvent): true | undefined {
 	if (token === undefined) {
 		return undefined;
 	}
-	return approve_preauth_subscription(invites, event, token);
+	const [ok, handled] = pcall(approve_preauth_subscription, invites, event, token);
+	if (!ok) {
+		module.log("error", "Could not handle a pre-authenticated subscription request: %s", handled);
+		return undefined;
+	}
+	return handled;
 }
 
 module.hook("invite-created", protected_handler("record a new invite", invite_created));
@@ -211,4 +217,4 @@ module.hook("user-registering", protected_handler("check a registration with its
 module.hook("user-registered", protected_handler("complete a registration with its invite", registered));
 module.hook("user-password-reset", protected_handler("use the invite that reset a password", password_reset));
 module.hook_global<AccountEvent>("user-deleted", protected_handler("delete the invites of a deleted account", account_gone));
-module.hook("presence/bare", protected_handler("handle a pre-authenticated subscription request", subscription_request), 1);
+module.hook("presence/bare", subscription_request, 1);

@@ -101,12 +101,6 @@ export function list_invite_tokens(engine: SqlEngine, after: string, limit: numb
 	});
 }
 
-/** A stored invite as read: the token and the record as decoded (unchecked: anything may be in a database). */
-export interface StoredInvite {
-	readonly token: string;
-	readonly record: unknown;
-}
-
 /**
  * The stored invites with tokens after `after` up to `last`, in order, at
  * most `limit`, for `take(token)` to decode (`decode()`) or skip; `take`
