@@ -3056,8 +3056,11 @@ local unusable = {}
 --- Rows read and invites newly found in the current round, for the log.
 local round_rows = 0
 local round_found = 0
---- The longest a page of the current round kept the server busy (wall time: a database answer included), in seconds.
+--- The longest a page of the current round kept the server busy, in
+-- seconds: wall time (a database answer included, and whatever else the
+-- machine ran meanwhile) and this process's CPU time.
 local round_longest = 0
+local round_longest_cpu = 0
 --- A row needs no decoding when its invite is known: pending in memory, used here, or not usable.
 local function known(token)
 	return is_known_invite(token) or unusable[token_hash(token)] ~= nil or was_used(token)
@@ -3122,6 +3125,7 @@ local function next_page()
 		return SQL_ROUND_SECONDS
 	end
 	local started = time.now()
+	local started_cpu = os.clock()
 	local tokens, list_err = list_invite_tokens(engine, after, PAGE_ROWS)
 	if tokens == nil then
 		module:log("warn", "Could not look for invites written by other processes: %s", list_err)
@@ -3150,19 +3154,25 @@ local function next_page()
 		round_longest,
 		time.now() - started
 	)
+	round_longest_cpu = math.max(
+		round_longest_cpu,
+		os.clock() - started_cpu
+	)
 	if not more then
 		round_completed()
 		module:log(
 			"debug",
-			"Looked for invites written by other processes: %d stored, %d not known before; longest page %.1f ms",
+			"Looked for invites written by other processes: %d stored, %d not known before; longest page %.1f ms (%.1f ms CPU)",
 			round_rows,
 			round_found,
-			round_longest * 1000
+			round_longest * 1000,
+			round_longest_cpu * 1000
 		)
 		after = ""
 		round_rows = 0
 		round_found = 0
 		round_longest = 0
+		round_longest_cpu = 0
 		return SQL_ROUND_SECONDS
 	end
 	after = reached
