@@ -1645,9 +1645,17 @@ local function confirm_missing_account_invite(token)
 	return record == nil and problem == "internal-error" and "internal-error" or "token-invalid"
 end
 --- An invite valid for account registration (what `<preauth/>` presents).
+-- Its record is read first, as invite_records.ts reads it: a token without
+-- one is invalid after that single read (with file storage a parse of
+-- every pending invite), and mod_invites is asked only about tokens that
+-- have a record; a store that fails is "internal-error", never "invalid".
 function ____exports.get_account_invite(invites, token)
 	if invites == nil then
 		return not_loaded()
+	end
+	local record, problem = read_account_invite(token)
+	if record == nil then
+		return nil, problem == "internal-error" and "internal-error" or "token-invalid"
 	end
 	local ok, invite, err = pcall(invites.get, token, nil)
 	if not ok then
@@ -1689,9 +1697,36 @@ local function get_contact_invite_from_store(token, username)
 	}
 end
 --- An invite valid for subscribing to the local user `username` (XEP-0379).
+-- mod_invites writes every contact invite into its user's own store
+-- (token → expiry) and decides by that entry alone, so that entry is read
+-- first: a token without one is invalid after one small read, without
+-- mod_invites' read of the host store (with file storage a parse of every
+-- pending invite) that a flood of made-up tokens would otherwise cost.
 function ____exports.get_contact_invite(invites, token, username)
 	if invites == nil then
 		return not_loaded()
+	end
+	local stored, expires, read_err = pcall(function() return contact_invite_store():get(username, token) end)
+	if not stored or expires == nil and read_err ~= nil then
+		local ____module_log_5 = module.log
+		local ____redact_result_4 = redact(token)
+		local ____stored_3
+		if stored then
+			____stored_3 = read_err
+		else
+			____stored_3 = expires
+		end
+		____module_log_5(
+			module,
+			"error",
+			"Could not read invite %s from storage: %s",
+			____redact_result_4,
+			____stored_3
+		)
+		return nil, "internal-error"
+	end
+	if expires == nil then
+		return nil, "token-invalid"
 	end
 	local ok, invite, err = pcall(invites.get, token, username)
 	if ok then

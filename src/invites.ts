@@ -45,10 +45,20 @@ function confirm_missing_account_invite(token: string): InviteProblem {
 	return record === undefined && problem === "internal-error" ? "internal-error" : "token-invalid";
 }
 
-/** An invite valid for account registration (what `<preauth/>` presents). */
+/**
+ * An invite valid for account registration (what `<preauth/>` presents).
+ * Its record is read first, as invite_records.ts reads it: a token without
+ * one is invalid after that single read (with file storage a parse of
+ * every pending invite), and mod_invites is asked only about tokens that
+ * have a record; a store that fails is "internal-error", never "invalid".
+ */
 export function get_account_invite(invites: ModInvites | undefined, token: string): Checked<ValidInvite> {
 	if (invites === undefined) {
 		return not_loaded();
+	}
+	const [record, problem] = read_account_invite(token);
+	if (record === undefined) {
+		return $multi(undefined, problem === "internal-error" ? "internal-error" : "token-invalid");
 	}
 	const [ok, invite, err] = protected_call(invites.get, token, undefined);
 	if (!ok) {
@@ -95,10 +105,25 @@ function get_contact_invite_from_store(token: string, username: string): ValidIn
 	};
 }
 
-/** An invite valid for subscribing to the local user `username` (XEP-0379). */
+/**
+ * An invite valid for subscribing to the local user `username` (XEP-0379).
+ * mod_invites writes every contact invite into its user's own store
+ * (token → expiry) and decides by that entry alone, so that entry is read
+ * first: a token without one is invalid after one small read, without
+ * mod_invites' read of the host store (with file storage a parse of every
+ * pending invite) that a flood of made-up tokens would otherwise cost.
+ */
 export function get_contact_invite(invites: ModInvites | undefined, token: string, username: string): Checked<ValidInvite> {
 	if (invites === undefined) {
 		return not_loaded();
+	}
+	const [stored, expires, read_err] = pcall(() => contact_invite_store().get(username, token));
+	if (!stored || (expires === undefined && read_err !== undefined)) {
+		module.log("error", "Could not read invite %s from storage: %s", redact(token), stored ? read_err : expires);
+		return $multi(undefined, "internal-error");
+	}
+	if (expires === undefined) {
+		return $multi(undefined, "token-invalid");
 	}
 	const [ok, invite, err] = protected_call(invites.get, token, username);
 	if (ok) {

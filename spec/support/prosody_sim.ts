@@ -315,6 +315,15 @@ export class ProsodySim {
 		return (this.call("return sim.storage.whole_reads[...]", store) as number | undefined) ?? 0;
 	}
 
+	/**
+	 * How many host-wide map reads of one key were made on a store (map
+	 * get(nil, key)): with file storage each loads the host's whole store,
+	 * for "invite_token" every pending invite.
+	 */
+	hostReads(store: string): number {
+		return (this.call("return sim.storage.host_reads[...]", store) as number | undefined) ?? 0;
+	}
+
 	/** Raw stored data (e.g. store "roles", user "alice"). */
 	stored(store: string, user?: string): unknown {
 		return this.call("local store, user = ...; return sim.storage:peek(sim.host, store, user)", store, user);

@@ -41,6 +41,14 @@ describe.each(prosodyVersions)("preauth IQ on Prosody %s", (version) => {
 		expect(sim.sessionField(client, "validated_invite")).toBeUndefined();
 	});
 
+	test("an unknown token costs one read of the invite store (with file storage, a parse of every pending invite), not two", () => {
+		const sim = sims.create({ version });
+		const client = sim.connect();
+		const before = sim.hostReads("invite_token");
+		expect(stanzaError(sim.preauth(client, "ThisTokenWasNeverIssued0"))?.condition).toBe("item-not-found");
+		expect(sim.hostReads("invite_token") - before).toBe(1);
+	});
+
 	test("an expired token is refused as expired", () => {
 		const sim = sims.create({ version });
 		const invite = sim.invites.createAccount(undefined, undefined, 60);

@@ -138,6 +138,14 @@ describe.each(prosodyVersions)("XEP-0379 on Prosody %s", (version) => {
 			expect(presences(withToken.out, "subscribed")).toEqual([]);
 		});
 
+		test("an unknown token is looked up in alice's own invite store only: the host's (every pending invite) is not read", () => {
+			const sim = sims.create({ version });
+			aliceWithInvite(sim);
+			const before = sim.hostReads("invite_token");
+			expect(normalPath(sim, REMOTE, subscribeWith(REMOTE, ALICE, "NotATokenAliceEverIssued")).forwarded).toEqual([REMOTE]);
+			expect(sim.hostReads("invite_token") - before).toBe(0);
+		});
+
 		test("the result is the same as for a request without any token", () => {
 			const simA = sims.create({ version });
 			aliceWithInvite(simA);

@@ -26,7 +26,9 @@ local HOST_KEY = "@host"; -- stands for the nil username (host-wide data)
 function storage.new()
 	-- whole_reads: reads of a whole host-wide store (keyval get(nil), map
 	-- get_all), by store name: for "invite_token", a read of every pending invite.
-	local state = { data = {}, yielding = false, failing = {}, calls = 0, writes = {}, whole_reads = {} };
+	-- host_reads: map get(nil, key) by store name, which on file storage
+	-- loads the host's whole store (for "invite_token", every pending invite).
+	local state = { data = {}, yielding = false, failing = {}, calls = 0, writes = {}, whole_reads = {}, host_reads = {} };
 	local remove = {}; -- the sentinel set_keys() takes for "delete this key"
 
 	local function may_yield()
@@ -68,6 +70,7 @@ function storage.new()
 
 		if store.type == "map" then
 			function store:get(user, k)
+				if user == nil then state.host_reads[store_name] = (state.host_reads[store_name] or 0) + 1; end
 				local ok, err = enter(store_name, "get");
 				if not ok then return nil, err; end
 				local d = data[key(user)];
