@@ -2500,6 +2500,8 @@ local describe_void = ____invite_accounts.describe_void
 local named_accounts = ____invite_accounts.named_accounts
 local ____invites = require("invites")
 local get_contact_invite = ____invites.get_contact_invite
+local ____pending_invites = require("pending_invites")
+local is_known_invite = ____pending_invites.is_known_invite
 local ____prosody_require = require("prosody_require")
 local jid = ____prosody_require.jid
 local rostermanager = ____prosody_require.rostermanager
@@ -2615,7 +2617,7 @@ function ____exports.approve_preauth_subscription(invites, event, token)
 	end
 	local remote_domain = ____temp_0
 	local source = {sender = contact, remote = remote_domain ~= nil and ({domain = remote_domain, connection = origin}) or nil}
-	if not subscription_may_check(source) then
+	if not is_known_invite(token) and not subscription_may_check(source) then
 		count_token("subscription", "limited")
 		return nil
 	end

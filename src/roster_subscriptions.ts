@@ -8,6 +8,7 @@ import { count_token } from "./metrics";
 import { invite_used } from "./used_invites";
 import { check_named_accounts, describe_void, named_accounts } from "./invite_accounts";
 import { get_contact_invite } from "./invites";
+import { is_known_invite } from "./pending_invites";
 import { jid, rostermanager, st, usermanager } from "./prosody_require";
 import { check_token, redact } from "./tokens";
 import { subscription_failed, subscription_may_check, type RequestSource } from "./token_limits";
@@ -133,7 +134,10 @@ export function approve_preauth_subscription(invites: ModInvites | undefined, ev
 	const origin = event.origin;
 	const remote_domain = origin.type === "s2sin" || origin.type === "s2sout" ? jid.host(contact) : undefined;
 	const source: RequestSource = { sender: contact, remote: remote_domain !== undefined ? { domain: remote_domain, connection: origin as Session } : undefined };
-	if (!subscription_may_check(source)) {
+	// A pending invite's token (a contact invite with registration, known
+	// without a read) is checked whatever the budgets say: a flood from
+	// other servers does not lock out a real invitee.
+	if (!is_known_invite(token) && !subscription_may_check(source)) {
 		count_token("subscription", "limited");
 		return undefined; // over the limit: the request takes the normal path
 	}

@@ -251,5 +251,15 @@ describe.each(prosodyVersions)("limits on invalid invite tokens on Prosody %s", 
 			sim.send(sim.login("carol"), subscribe("carol@example.com", invite.token));
 			expect(approved(sim, "carol@example.com")).toBe(true);
 		});
+
+		test("above every budget, a pending invite's token (a contact invite with registration) is still checked", () => {
+			const sim = sims.create({ version, config: { invite_token_remote_failures: 20 } });
+			sim.createUser("alice");
+			const invite = sim.invites.createContact("alice", true);
+			for (let i = 0; i < 40; i++) sim.receiveRemote(subscribe(`mallory@spam${i}.example${i}`, madeUp()));
+			for (let i = 0; i < 10; i++) sim.receiveRemote(subscribe("bob@remote.example", madeUp()));
+			sim.receiveRemote(subscribe("bob@remote.example", invite.token));
+			expect(approved(sim, "bob@remote.example")).toBe(true);
+		});
 	});
 });
