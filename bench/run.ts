@@ -60,6 +60,9 @@
  *   --abuse-window N     abuse: the attacker's IQs in flight per connection [50]
  *   --abuse-seconds N    abuse: the flood's time bound [60]
  *   --abuse-versions L   abuse: Prosody versions, 0.12 and/or 13 [0.12,13]
+ *   --abuse-ours REV     abuse: "ours" is `git show REV:dist-lua/mod_invites_register.lua`
+ *                        (an earlier build, for a table before a change; with
+ *                        --save-baseline, then --compare in a run of the current one)
  *   --compare FILE       also compare ours now with ours in FILE, a result saved by an
  *                        earlier run (any path; a relative one from where npm was run);
  *                        see "Comparing with a saved result"
@@ -189,6 +192,7 @@ const { values } = parseArgs({
 		"abuse-window": { type: "string", default: "50" },
 		"abuse-seconds": { type: "string", default: "60" },
 		"abuse-versions": { type: "string", default: "0.12,13" },
+		"abuse-ours": { type: "string" },
 		compare: { type: "string" },
 		"save-baseline": { type: "boolean", default: false },
 	},
@@ -473,7 +477,14 @@ if (!values["skip-abuse"]) {
 		`  abuse: Prosody ${abuseSettings.versions.join(" and ")}, file storage, ${abuseSettings.pending} pending invites, ` +
 			`${abuseSettings.iqs} made-up tokens, ${abuseSettings.window} in flight, at most ${abuseSettings.seconds} s per flood`,
 	);
-	abuse = await runAbuse(abuseSettings, log);
+	const oursRev = values["abuse-ours"];
+	const earlier = oursRev === undefined ? undefined : extractBaseline(oursRev);
+	if (earlier) log(`  abuse: ours is ${earlier.commit.slice(0, 10)} (${oursRev}), not dist-lua/`);
+	try {
+		abuse = await runAbuse({ ...abuseSettings, oursDir: earlier?.dir }, log);
+	} finally {
+		earlier?.remove();
+	}
 }
 
 let scale: ScaleRun[] = [];
