@@ -1,23 +1,31 @@
 #!/bin/sh
-# Makes a Debian bookworm machine ready for the tests; safe to run again.
-#  - Debian packages: Prosody 0.12.3 (its Lua source is what the unit tests
-#    run), the Lua interpreters the module must load on, luacheck, busted,
-#    LuaDBI's SQLite and PostgreSQL drivers for SQL storage, PostgreSQL
-#    (the tests start throwaway clusters of their own, on loopback, on free
-#    ports: spec/support/postgres.ts), LuaRocks (prosodyctl install)
-#    and Chromium (browser tests). Installed as root, or with
-#    sudo; without either, setup stops and names the packages to install.
-#  - From bookworm-backports and trixie-backports, fetched with apt-get
+# Makes a Debian bookworm or trixie machine ready for the tests; safe to
+# run again.
+#  - Debian packages: Prosody (its dependencies; on bookworm, 0.12.3 itself,
+#    whose Lua source is what the unit tests run), the Lua interpreters the
+#    module must load on, luacheck, busted, LuaDBI's SQLite and PostgreSQL
+#    drivers for SQL storage, PostgreSQL (the tests start throwaway
+#    clusters of their own, on loopback, on free ports:
+#    spec/support/postgres.ts), LuaRocks (prosodyctl install), Chromium
+#    (browser tests) and iproute2 (the benchmark's network namespace).
+#    Installed as root, or with sudo; without either, setup stops and names
+#    the packages to install.
+#  - The three Prosody versions the tests run, fetched with apt-get
 #    download (own sources list and lists folder, nothing installed) and
-#    unpacked with dpkg -x, each only when its folder is missing:
-#    - Prosody 13 from bookworm-backports (13.0.1), which cannot be
-#      installed beside 0.12, into .cache/prosody-13, with copies of its
-#      launchers (bin/prosody, bin/prosodyctl) pointing into that folder;
-#    - the newest Prosody 13 (trixie-backports: 13.0.6 today) into
-#      .cache/prosody-13-latest. Its C modules (util/*.so) need trixie's
-#      libc (2.38), and Debian's source packages are not always reachable,
-#      so they are replaced by bookworm-backports' build of the same 13.0
-#      series: the Lua code (core/, modules/, util/*.lua) is 13.0.6's;
+#    unpacked with dpkg -x into .cache, each only when its folder is
+#    missing, with copies of their launchers (bin/prosody, bin/prosodyctl)
+#    pointing into that folder:
+#    - 0.12.3: on bookworm the installed package (/usr/lib/prosody); on
+#      trixie bookworm's package in .cache/prosody-0.12, with the C modules
+#      (util/*.so) of trixie's own Prosody 13.0.1, since bookworm's need
+#      its ICU (libicu72); they keep the API the Lua code of 0.12 calls;
+#    - 13.0.1 into .cache/prosody-13: bookworm-backports' build on
+#      bookworm, trixie's own on trixie;
+#    - the newest 13 (trixie-backports: 13.0.6 today) into
+#      .cache/prosody-13-latest. On bookworm its C modules, which need
+#      trixie's libc (2.38), are replaced by bookworm-backports' build of the
+#      same 13.0 series (Debian's source packages are not always reachable):
+#      the Lua code (core/, modules/, util/*.lua) is 13.0.6's;
 #    - prosody-modules, the community modules (mod_invites_page,
 #      mod_invites_register_web, …) the web registration tests load, into
 #      .cache/prosody-modules (bookworm-backports, April 2025) and
@@ -28,9 +36,19 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-PACKAGES="prosody openssl lua5.1 lua5.2 lua5.3 lua5.4 luajit lua-check lua-busted lua-dbi-sqlite3 lua-dbi-postgresql postgresql luarocks chromium"
+PACKAGES="prosody openssl lua5.1 lua5.2 lua5.3 lua5.4 luajit lua-check lua-busted lua-dbi-sqlite3 lua-dbi-postgresql postgresql luarocks chromium iproute2"
 BACKPORTS="bookworm-backports"
 LATEST="trixie-backports"
+CODENAME="$(. /etc/os-release && echo "${VERSION_CODENAME:-}")"
+case "$CODENAME" in
+bookworm) SUITES="$BACKPORTS $LATEST"; P13_SUITE="$BACKPORTS" ;;
+trixie) SUITES="bookworm $BACKPORTS trixie $LATEST"; P13_SUITE="trixie" ;;
+*)
+	echo "setup: made for Debian bookworm and trixie, this is ${CODENAME:-an unknown system}" >&2
+	exit 1
+	;;
+esac
+P012_DIR=".cache/prosody-0.12"
 P13_DIR=".cache/prosody-13"
 P13_LATEST_DIR=".cache/prosody-13-latest"
 MODULES_DIR=".cache/prosody-modules"
@@ -81,11 +99,10 @@ unpack_backport() {
 	suite="${3:-$BACKPORTS}"
 	if [ -z "$lists_updated" ]; then
 		mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/archives/partial"
-		{
-			echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $BACKPORTS main"
-			echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $LATEST main"
-		} > "$APT_DIR/sources.list"
-		echo "setup: reading the package lists of $BACKPORTS and $LATEST"
+		for suite in $SUITES; do
+			echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $suite main"
+		done > "$APT_DIR/sources.list"
+		echo "setup: reading the package lists of $SUITES"
 		backports_apt update -qq
 		lists_updated=1
 	fi
@@ -122,32 +139,53 @@ launchers() {
 	fi
 }
 
-if [ ! -f "$P13_DIR/usr/lib/prosody/prosody.version" ]; then
-	unpack_backport prosody "$P13_DIR"
-	case "$(cat "$P13_DIR/usr/lib/prosody/prosody.version")" in
-	13.*) ;;
+# expect_version DIR PREFIX SUITE: stops unless DIR holds a Prosody PREFIX*.
+expect_version() {
+	case "$(cat "$1/usr/lib/prosody/prosody.version")" in
+	"$2"*) ;;
 	*)
-		echo "setup: $BACKPORTS has Prosody $(cat "$P13_DIR/usr/lib/prosody/prosody.version"), not 13.x" >&2
+		echo "setup: $3 has Prosody $(cat "$1/usr/lib/prosody/prosody.version"), not $2x" >&2
 		exit 1
 		;;
 	esac
+}
+
+if [ ! -f "$P13_DIR/usr/lib/prosody/prosody.version" ]; then
+	unpack_backport prosody "$P13_DIR" "$P13_SUITE"
+	expect_version "$P13_DIR" "13." "$P13_SUITE"
 fi
 launchers "$P13_DIR"
 
-if [ ! -f "$P13_LATEST_DIR/usr/lib/prosody/prosody.version" ]; then
-	unpack_backport prosody "$P13_LATEST_DIR.download" "$LATEST"
-	case "$(cat "$P13_LATEST_DIR.download/usr/lib/prosody/prosody.version")" in
-	13.*) ;;
-	*)
-		echo "setup: $LATEST has Prosody $(cat "$P13_LATEST_DIR.download/usr/lib/prosody/prosody.version"), not 13.x" >&2
-		exit 1
-		;;
-	esac
-	# trixie's C modules need its libc: bookworm-backports' build of 13.0 instead.
-	for so in "$P13_LATEST_DIR.download"/usr/lib/prosody/util/*.so; do
+if [ "$CODENAME" = trixie ] && [ ! -f "$P012_DIR/usr/lib/prosody/prosody.version" ]; then
+	unpack_backport prosody "$P012_DIR.download" bookworm
+	expect_version "$P012_DIR.download" "0.12." bookworm
+	# bookworm's C modules need its ICU: trixie's build of 13.0.1's, which 0.12's Lua code runs on.
+	for so in "$P012_DIR.download"/usr/lib/prosody/util/*.so; do
 		cp "$P13_DIR/usr/lib/prosody/util/$(basename "$so")" "$so"
 	done
-	echo "$(cat "$P13_DIR/.deb-version")" > "$P13_LATEST_DIR.download/.c-modules-version"
+	echo "$(cat "$P13_DIR/.deb-version")" > "$P012_DIR.download/.c-modules-version"
+	rm -rf "$P012_DIR"
+	mv "$P012_DIR.download" "$P012_DIR"
+fi
+if [ -d "$P012_DIR" ]; then
+	launchers "$P012_DIR"
+	P012_SOURCE="$P012_DIR/usr/lib/prosody"
+else
+	P012_SOURCE="/usr/lib/prosody"
+fi
+
+if [ ! -f "$P13_LATEST_DIR/usr/lib/prosody/prosody.version" ]; then
+	unpack_backport prosody "$P13_LATEST_DIR.download" "$LATEST"
+	expect_version "$P13_LATEST_DIR.download" "13." "$LATEST"
+	if [ "$CODENAME" = bookworm ]; then
+		# trixie's C modules need its libc: bookworm-backports' build of 13.0 instead.
+		for so in "$P13_LATEST_DIR.download"/usr/lib/prosody/util/*.so; do
+			cp "$P13_DIR/usr/lib/prosody/util/$(basename "$so")" "$so"
+		done
+		echo "$(cat "$P13_DIR/.deb-version")" > "$P13_LATEST_DIR.download/.c-modules-version"
+	else
+		echo "$(cat "$P13_LATEST_DIR.download/.deb-version")" > "$P13_LATEST_DIR.download/.c-modules-version"
+	fi
 	rm -rf "$P13_LATEST_DIR"
 	mv "$P13_LATEST_DIR.download" "$P13_LATEST_DIR"
 fi
@@ -173,4 +211,4 @@ if [ ! -f .cache/tls/localhost.crt ]; then
 fi
 
 postgres_version="$(dpkg-query -W -f='${Version}' postgresql 2>/dev/null || echo none)"
-echo "setup: Prosody $(cat /usr/lib/prosody/prosody.version), $(cat "$P13_DIR/usr/lib/prosody/prosody.version") and $(cat "$P13_LATEST_DIR/usr/lib/prosody/prosody.version") (C modules of $(cat "$P13_LATEST_DIR/.c-modules-version")) ready, community modules $(cat "$MODULES_DIR/.deb-version") and $(cat "$MODULES_LATEST_DIR/.deb-version"), PostgreSQL $postgres_version"
+echo "setup: Debian $CODENAME, Prosody $(cat "$P012_SOURCE/prosody.version"), $(cat "$P13_DIR/usr/lib/prosody/prosody.version") and $(cat "$P13_LATEST_DIR/usr/lib/prosody/prosody.version") (C modules of $(cat "$P13_LATEST_DIR/.c-modules-version")) ready, community modules $(cat "$MODULES_DIR/.deb-version") and $(cat "$MODULES_LATEST_DIR/.deb-version"), PostgreSQL $postgres_version"

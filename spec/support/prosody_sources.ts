@@ -1,10 +1,11 @@
 /**
  * Where the Prosody source code the simulator and the test servers run
- * comes from: 0.12 is Debian's installed package, 13 the bookworm-backports
- * package (13.0.1) unpacked by scripts/setup-prosody.sh into
- * .cache/prosody-13, 13-latest the newest 13.x (trixie-backports: 13.0.6)
- * in .cache/prosody-13-latest (its Lua code; its C modules are 13.0.1's
- * bookworm build, see the setup script). Overridden with
+ * comes from (scripts/setup-prosody.sh puts them there): 0.12 is Debian
+ * bookworm's package, installed on bookworm, unpacked into
+ * .cache/prosody-0.12 on trixie; 13 is 13.0.1 (bookworm-backports' or
+ * trixie's package) unpacked into .cache/prosody-13, 13-latest the newest
+ * 13.x (trixie-backports: 13.0.6) in .cache/prosody-13-latest (on
+ * bookworm with 13.0.1's C modules, see the setup script). Overridden with
  * PROSODY_012_SOURCE / PROSODY_13_SOURCE / PROSODY_13_LATEST_SOURCE. Also
  * where the community modules (Debian's prosody-modules) are.
  */
@@ -19,8 +20,11 @@ export const prosodyVersions: ProsodyVersion[] = ["0.12", "13"];
 /** The versions the end-to-end tests start real servers of: also the newest 13.x Debian has. */
 export const serverVersions: ProsodyVersion[] = ["0.12", "13", "13-latest"];
 
+/** 0.12 unpacked (on trixie, whose own Prosody is 13), else bookworm's installed package. */
+const unpacked012 = path.join(repoRoot, ".cache/prosody-0.12/usr/lib/prosody");
+
 const defaults: Record<ProsodyVersion, string> = {
-	"0.12": "/usr/lib/prosody",
+	"0.12": existsSync(path.join(unpacked012, "prosody.version")) ? unpacked012 : "/usr/lib/prosody",
 	"13": path.join(repoRoot, ".cache/prosody-13/usr/lib/prosody"),
 	"13-latest": path.join(repoRoot, ".cache/prosody-13-latest/usr/lib/prosody"),
 };
