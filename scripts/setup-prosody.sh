@@ -16,9 +16,9 @@
 #    missing, with copies of their launchers (bin/prosody, bin/prosodyctl)
 #    pointing into that folder:
 #    - 0.12.3: on bookworm the installed package (/usr/lib/prosody); on
-#      trixie bookworm's package in .cache/prosody-0.12, with the C modules
-#      (util/*.so) of trixie's own Prosody 13.0.1, since bookworm's need
-#      its ICU (libicu72); they keep the API the Lua code of 0.12 calls;
+#      trixie bookworm's package in .cache/prosody-0.12, with bookworm's
+#      ICU (libicu72, which its util/encodings.so needs) unpacked beside it
+#      and the launchers shell wrappers that put it on the library path;
 #    - 13.0.1 into .cache/prosody-13: bookworm-backports' build on
 #      bookworm, trixie's own on trixie;
 #    - the newest 13 (trixie-backports: 13.0.6 today) into
@@ -99,8 +99,8 @@ unpack_backport() {
 	suite="${3:-$BACKPORTS}"
 	if [ -z "$lists_updated" ]; then
 		mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/archives/partial"
-		for suite in $SUITES; do
-			echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $suite main"
+		for listed in $SUITES; do
+			echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $listed main"
 		done > "$APT_DIR/sources.list"
 		echo "setup: reading the package lists of $SUITES"
 		backports_apt update -qq
@@ -124,7 +124,9 @@ unpack_backport() {
 	echo "setup: unpacked $1 $(cat "$2/.deb-version") from $3 into $2"
 }
 
-# launchers DIR: copies of an unpacked Prosody's launchers in DIR/bin, pointing into DIR.
+# launchers DIR [LIBDIR]: copies of an unpacked Prosody's launchers in
+# DIR/bin, pointing into DIR; with LIBDIR, shell wrappers that put LIBDIR
+# on the library path first (bookworm's ICU for 0.12 on trixie).
 launchers() {
 	if [ ! -x "$1/bin/prosodyctl" ]; then
 		mkdir -p "$1/bin"
@@ -132,9 +134,17 @@ launchers() {
 		for launcher in prosody prosodyctl; do
 			sed -e "s|^CFG_SOURCEDIR=.*|CFG_SOURCEDIR='$root';|" \
 				-e "s|^CFG_PLUGINDIR=.*|CFG_PLUGINDIR='$root/modules/';|" \
-				"$1/usr/bin/$launcher" > "$1/bin/$launcher.partial"
-			chmod +x "$1/bin/$launcher.partial"
-			mv "$1/bin/$launcher.partial" "$1/bin/$launcher"
+				"$1/usr/bin/$launcher" > "$1/bin/$launcher.lua"
+			chmod +x "$1/bin/$launcher.lua"
+			if [ -n "${2:-}" ]; then
+				interpreter="$(head -n 1 "$1/usr/bin/$launcher" | sed -e 's|^#! */usr/bin/env *||' -e 's|^#! *||')"
+				printf '#!/bin/sh\nLD_LIBRARY_PATH="%s${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" exec %s "%s" "$@"\n' \
+					"$(pwd)/$2" "$interpreter" "$(pwd)/$1/bin/$launcher.lua" > "$1/bin/$launcher.partial"
+				chmod +x "$1/bin/$launcher.partial"
+				mv "$1/bin/$launcher.partial" "$1/bin/$launcher"
+			else
+				mv "$1/bin/$launcher.lua" "$1/bin/$launcher"
+			fi
 		done
 	fi
 }
@@ -159,16 +169,17 @@ launchers "$P13_DIR"
 if [ "$CODENAME" = trixie ] && [ ! -f "$P012_DIR/usr/lib/prosody/prosody.version" ]; then
 	unpack_backport prosody "$P012_DIR.download" bookworm
 	expect_version "$P012_DIR.download" "0.12." bookworm
-	# bookworm's C modules need its ICU: trixie's build of 13.0.1's, which 0.12's Lua code runs on.
-	for so in "$P012_DIR.download"/usr/lib/prosody/util/*.so; do
-		cp "$P13_DIR/usr/lib/prosody/util/$(basename "$so")" "$so"
-	done
-	echo "$(cat "$P13_DIR/.deb-version")" > "$P012_DIR.download/.c-modules-version"
+	# bookworm's build of 0.12.3 as it is; its util/encodings.so needs
+	# bookworm's ICU (libicu72), which trixie does not have: unpacked beside
+	# it, on the launchers' library path.
+	unpack_backport libicu72 "$P012_DIR.icu" bookworm
+	mv "$P012_DIR.icu" "$P012_DIR.download/icu"
 	rm -rf "$P012_DIR"
 	mv "$P012_DIR.download" "$P012_DIR"
 fi
 if [ -d "$P012_DIR" ]; then
-	launchers "$P012_DIR"
+	icu_lib="$(dirname "$(find "$P012_DIR/icu" -name 'libicuuc.so.72*' | head -n 1)")"
+	launchers "$P012_DIR" "$icu_lib"
 	P012_SOURCE="$P012_DIR/usr/lib/prosody"
 else
 	P012_SOURCE="/usr/lib/prosody"
