@@ -4,7 +4,8 @@
 #  - Debian packages: Prosody (its dependencies; on bookworm, 0.12.3 itself,
 #    whose Lua source is what the unit tests run), the Lua interpreters the
 #    module must load on, luacheck, busted, LuaDBI's SQLite and PostgreSQL
-#    drivers for SQL storage, PostgreSQL (the tests start throwaway
+#    drivers for SQL storage, lua-unbound (Prosody's resolver; the s2s
+#    tests give it a hosts file), PostgreSQL (the tests start throwaway
 #    clusters of their own, on loopback, on free ports:
 #    spec/support/postgres.ts), LuaRocks (prosodyctl install), Chromium
 #    (browser tests) and iproute2 (the benchmark's network namespace).
@@ -36,7 +37,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-PACKAGES="prosody openssl lua5.1 lua5.2 lua5.3 lua5.4 luajit lua-check lua-busted lua-dbi-sqlite3 lua-dbi-postgresql postgresql luarocks chromium iproute2"
+PACKAGES="prosody openssl lua5.1 lua5.2 lua5.3 lua5.4 luajit lua-check lua-busted lua-dbi-sqlite3 lua-dbi-postgresql lua-unbound postgresql luarocks chromium iproute2"
 BACKPORTS="bookworm-backports"
 LATEST="trixie-backports"
 CODENAME="$(. /etc/os-release && echo "${VERSION_CODENAME:-}")"

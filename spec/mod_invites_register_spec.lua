@@ -6,9 +6,10 @@
 local Sim = require "prosody_sim";
 
 local sources = {
-	-- 0.12 unpacked (on trixie, whose own Prosody is 13), else bookworm's installed package.
+	-- 0.12 unpacked (on trixie, whose own Prosody is 13), else bookworm's
+	-- installed package (under fengari, which has no io.open, jest sets the variable).
 	["0.12"] = os.getenv("PROSODY_012_SOURCE")
-		or (io.open(".cache/prosody-0.12/usr/lib/prosody/prosody.version") and ".cache/prosody-0.12/usr/lib/prosody")
+		or (io.open and io.open(".cache/prosody-0.12/usr/lib/prosody/prosody.version") and ".cache/prosody-0.12/usr/lib/prosody")
 		or "/usr/lib/prosody",
 	["13"] = os.getenv("PROSODY_13_SOURCE") or ".cache/prosody-13/usr/lib/prosody",
 };

@@ -4,7 +4,11 @@
 import { readdirSync } from "node:fs";
 import path from "node:path";
 import { LuaState } from "../support/lua_state.js";
-import { repoRoot } from "../support/prosody_sources.js";
+import { prosodySource, repoRoot } from "../support/prosody_sources.js";
+
+// The specs find Prosody's source through these (fengari has no io.open to look for it).
+process.env.PROSODY_012_SOURCE ??= prosodySource("0.12");
+process.env.PROSODY_13_SOURCE ??= prosodySource("13");
 
 const specs = readdirSync(path.join(repoRoot, "spec")).filter((name) => name.endsWith("_spec.lua"));
 

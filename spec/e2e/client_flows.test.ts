@@ -6,7 +6,7 @@
 import type { Element } from "ltx";
 import { conversationsFlows, formLikeConversations, registerLikeConversations, registerOn, type ConversationsFlow } from "../support/conversations_client.js";
 import type { ProsodyServer } from "../support/prosody_server.js";
-import { serverMatrix, uniqueName, useConnections, useServer } from "../support/server_fixture.js";
+import { versionMatrix, uniqueName, useConnections, useServer } from "../support/server_fixture.js";
 import { stanzaError } from "../support/stanzas.js";
 import { xml } from "../support/xmpp_client.js";
 
@@ -24,7 +24,7 @@ async function untilExpired(server: ProsodyServer, token: string): Promise<void>
 	}
 }
 
-describe.each(serverMatrix)("Conversations' registration on Prosody %s with %s storage", (version, storage) => {
+describe.each(versionMatrix)("Conversations' registration on Prosody %s with %s storage", (version, storage) => {
 	const server = useServer({ version, storage });
 	const { login, open } = useConnections(server);
 

@@ -27,6 +27,7 @@ describe.each(versions)("Prosody %s: budgets an attacker cannot rotate around", 
 
 	test("a new address of the same IPv6 /64 for every connection: one budget for the /64, and a pending invite's token still works from it", async () => {
 		const result = await run({ version, scenario: "ipv6", tokens: 40, config: { invite_token_session_failures: 5, invite_token_address_failures: 10, invite_token_failure_period: 600 } });
+		expect(result.sent).toBe(40);
 		expect(result.answers["item-not-found"]).toBe(10);
 		expect(result.answers["resource-constraint"]).toBe(30);
 		expect(result.invite_reads).toBe(10);
@@ -35,6 +36,7 @@ describe.each(versions)("Prosody %s: budgets an attacker cannot rotate around", 
 
 	test("a new subdomain every 10 requests over one s2s connection: one budget for the connection and the base domain; another server's real token still subscribes", async () => {
 		const result = await run({ version, scenario: "s2s-subdomains", tokens: 120, config: { invite_token_domain_failures: 20, invite_token_failure_period: 600 } });
+		expect(result.sent).toBe(120);
 		expect(result.drained).toBe(true);
 		expect(result.invite_reads).toBe(20);
 		expect(result.invitee).toBe("from");
@@ -42,6 +44,7 @@ describe.each(versions)("Prosody %s: budgets an attacker cannot rotate around", 
 
 	test("a new s2s connection and base domain every 10 requests: the ceiling for all remote servers holds; another server's real token still subscribes", async () => {
 		const result = await run({ version, scenario: "s2s-domains", tokens: 120, config: { invite_token_remote_failures: 30, invite_token_failure_period: 600 } });
+		expect(result.sent).toBe(120);
 		expect(result.drained).toBe(true);
 		expect(result.invite_reads).toBe(30);
 		expect(result.invitee).toBe("from");

@@ -1,7 +1,7 @@
 // End to end: subscriptions made by invites, seen in both users' rosters
 // on a real Prosody 0.12 and 13, with file and SQLite storage.
 import type { Element } from "ltx";
-import { serverMatrix, uniqueName, useConnections, useServer } from "../support/server_fixture.js";
+import { versionMatrix, uniqueName, useConnections, useServer } from "../support/server_fixture.js";
 import { xml } from "../support/xmpp_client.js";
 
 function subscribeWithToken(to: string, token: string): Element {
@@ -11,7 +11,7 @@ function subscribeWithToken(to: string, token: string): Element {
 const isPresence = (type: string | undefined, from?: string) => (el: Element) =>
 	el.name === "presence" && el.attrs.type === type && (from === undefined || el.attrs.from === from || el.attrs.from?.startsWith(`${from}/`));
 
-describe.each(serverMatrix)("invite subscriptions on Prosody %s with %s storage", (version, storage) => {
+describe.each(versionMatrix)("invite subscriptions on Prosody %s with %s storage", (version, storage) => {
 	const server = useServer({ version, storage });
 	const connections = useConnections(server);
 	const login = (username: string, password = "pw") => connections.login(username, password);

@@ -1,14 +1,14 @@
 // End to end: the limits on invalid invite tokens engage on a real server,
 // and a correct token still works on a fresh connection (not timed: the
 // benchmark measures what the limits save).
-import { serverMatrix, uniqueName, useConnections, useServer } from "../support/server_fixture.js";
+import { versionMatrix, uniqueName, useConnections, useServer } from "../support/server_fixture.js";
 import { stanzaError } from "../support/stanzas.js";
 
 const LIMITED = { type: "wait", condition: "resource-constraint", text: "Too many invalid invite tokens, please check your invite and try again later" };
 let bogus = 0;
 const madeUp = () => `E2eMadeUpToken${String(++bogus).padStart(10, "0")}`;
 
-describe.each(serverMatrix)("limits on invalid invite tokens on Prosody %s with %s storage", (version, storage) => {
+describe.each(versionMatrix)("limits on invalid invite tokens on Prosody %s with %s storage", (version, storage) => {
 	// All test clients share 127.0.0.1: its budget is set so that the second test sees it run out.
 	const server = useServer({ version, storage, config: { invite_token_address_failures: 8 } });
 	const { open } = useConnections(server);

@@ -5,7 +5,7 @@
 // for In-Band Registration without invite (open registration). How the
 // page is driven and read: spec/support/web_registration.ts.
 import type { ProsodyServer } from "../support/prosody_server.js";
-import { serverMatrix, uniqueName, useServer } from "../support/server_fixture.js";
+import { versionMatrix, uniqueName, useServer } from "../support/server_fixture.js";
 import { stanzaError } from "../support/stanzas.js";
 import { registerOnWeb } from "../support/web_registration.js";
 import { Connection } from "../support/xmpp_client.js";
@@ -73,7 +73,7 @@ function webRegistrationTests(server: () => ProsodyServer): void {
 	});
 }
 
-describe.each(serverMatrix)("web registration on Prosody %s with %s storage", (version, storage) => {
+describe.each(versionMatrix)("web registration on Prosody %s with %s storage", (version, storage) => {
 	describe("invite-only registration", () => {
 		const server = useServer({ version, storage, web: true });
 		webRegistrationTests(server);

@@ -42,6 +42,8 @@ export interface ScenarioResult {
 	invitee: string;
 	/** s2s: whether the server had handled every request when the flood ended. */
 	drained: boolean;
+	/** Made-up tokens sent. */
+	sent: number;
 }
 
 const madeUpToken = () => randomBytes(18).toString("base64url");
@@ -79,7 +81,7 @@ async function ipv6(input: ScenarioInput): Promise<ScenarioResult> {
 		}
 		const invite_reads = await server.inviteStoreReads() - before;
 		const [invitee] = await preauths(server, rotatingAddress(), [invite.token]);
-		return { invite_reads, answers, invitee, drained: true };
+		return { invite_reads, answers, invitee, drained: true, sent: Object.values(answers).reduce((n, count) => n + count, 0) };
 	} finally {
 		await server.stop();
 	}
@@ -119,7 +121,7 @@ async function s2s(input: ScenarioInput, rotation: S2sRotation): Promise<Scenari
 			domains: ["friend.example"],
 		});
 		const subscription = await server.lua<string | null>(`(function () local item = require "core.rostermanager".load_roster("alice", host.host)["u1@friend.example"]; return item and item.subscription end)()`);
-		return { invite_reads, answers: {}, invitee: subscription ?? "none", drained: flood.drained && friend.drained };
+		return { invite_reads, answers: {}, invitee: subscription ?? "none", drained: flood.drained && friend.drained, sent: flood.sent };
 	} finally {
 		await authority.close();
 		await server.stop();

@@ -247,8 +247,11 @@ export async function s2sFlood(authority: AuthoritativeServer, options: S2sFlood
 				counts.connections++;
 			}
 			counts.domains++;
-			if (!(await stream.claim(domain, options.target, 10_000))) {
+			if (!(await stream.claim(domain, options.target, 5_000))) {
 				counts.refused_domains++;
+				// Three refused in a row before any request: the server cannot reach the
+				// authoritative side (no hosts file for its resolver?); stop rather than wait on.
+				if (counts.sent === 0 && counts.refused_domains >= 3) break;
 				continue;
 			}
 			let batch = "";
@@ -273,7 +276,7 @@ export async function s2sFlood(authority: AuthoritativeServer, options: S2sFlood
 			s.send(`<iq type='get' id='${id}' from='u0@${domain}' to='${options.target}'><ping xmlns='urn:xmpp:ping'/></iq>`);
 			return answered;
 		});
-		counts.drained = (await Promise.all(answers)).every(Boolean);
+		counts.drained = answers.length > 0 && (await Promise.all(answers)).every(Boolean);
 	} finally {
 		for (const s of streams) s.close();
 	}

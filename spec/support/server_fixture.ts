@@ -13,13 +13,25 @@ import { ProsodyServer, storages, type ServerOptions, type Storage } from "./pro
 import { Connection } from "./xmpp_client.js";
 
 /**
- * Every server the end-to-end suites run against: 0.12 and the newest 13
- * with file and SQLite storage, 13.0.1 (bookworm-backports) with SQLite
- * only, to keep `npm test` near five minutes. (PostgreSQL: spec/e2e/scale.)
+ * The servers of the suites where storage matters (registration, its
+ * faults, the stores behind invites): 0.12 with file and SQLite storage,
+ * 13.0.1 (bookworm-backports) with SQLite, the newest 13 with file, SQLite
+ * and PostgreSQL.
  */
 export const serverMatrix: [ProsodyVersion, Storage][] = serverVersions.flatMap((version) =>
-	(version === "13" ? (["sqlite"] as Storage[]) : storages).map((storage): [ProsodyVersion, Storage] => [version, storage]),
+	(version === "13" ? (["sqlite"] as Storage[]) : version === "13-latest" ? [...storages, "postgres" as const] : storages).map((storage): [ProsodyVersion, Storage] => [version, storage]),
 );
+
+/**
+ * The servers of the suites where it does not (client flows, web pages,
+ * subscriptions, limits): each version once, on one storage of the three,
+ * to keep `npm test` near five minutes.
+ */
+export const versionMatrix: [ProsodyVersion, Storage][] = [
+	["0.12", "internal"],
+	["13", "sqlite"],
+	["13-latest", "postgres"],
+];
 
 export function useServer(options: ServerOptions): () => ProsodyServer {
 	let server: ProsodyServer | undefined;
