@@ -292,6 +292,7 @@ function ____exports.reset_target(record)
 	return ____temp_10
 end
 local by_token
+local by_user
 local all_records
 local function read_one(token)
 	if by_token == nil then
@@ -305,18 +306,17 @@ local function read_all()
 	end
 	return all_records:get(nil)
 end
---- The stored record of an account invite, expired or not: "token-invalid"
--- when it is gone (used or deleted), "internal-error" when storage failed.
-function ____exports.read_account_invite(token)
-	local ok, record, err = pcall(read_one, token)
-	if not ok or record == nil and err ~= nil then
+--- One entry of mod_invites' store, read protected: "token-invalid" when there is none, "internal-error" when storage failed (logged).
+local function read_entry(token, read)
+	local ok, value, err = pcall(read)
+	if not ok or value == nil and err ~= nil then
 		local ____module_log_2 = module.log
 		local ____redact_result_1 = redact(token)
 		local ____ok_0
 		if ok then
 			____ok_0 = err
 		else
-			____ok_0 = record
+			____ok_0 = value
 		end
 		____module_log_2(
 			module,
@@ -327,10 +327,40 @@ function ____exports.read_account_invite(token)
 		)
 		return nil, "internal-error"
 	end
-	if record == nil or type(record) ~= "table" then
+	if value == nil then
+		return nil, "token-invalid"
+	end
+	return value
+end
+--- The stored record of an account invite, expired or not: "token-invalid"
+-- when it is gone (used or deleted), "internal-error" when storage failed.
+function ____exports.read_account_invite(token)
+	local record, problem = read_entry(
+		token,
+		function() return read_one(token) end
+	)
+	if record == nil then
+		return nil, problem
+	end
+	if type(record) ~= "table" then
 		return nil, "token-invalid"
 	end
 	return record
+end
+--- The expiry of one of `username`'s contact invites, from mod_invites'
+-- store of that user (token → expiry time), which every contact invite is
+-- written to: "token-invalid" when there is none, "internal-error" when
+-- storage failed.
+function ____exports.read_contact_invite_expiry(username, token)
+	return read_entry(
+		token,
+		function()
+			if by_user == nil then
+				by_user = module:open_store("invite_token", "map")
+			end
+			return by_user:get(username, token)
+		end
+	)
 end
 --- Deletes an invite's record from the host store (as mod_invites' use() does); false when storage failed (logged).
 function ____exports.delete_account_invite_record(token)
@@ -1595,6 +1625,7 @@ return ____exports
 local ____exports = {}
 local ____invite_records = require("invite_records")
 local read_account_invite = ____invite_records.read_account_invite
+local read_contact_invite_expiry = ____invite_records.read_contact_invite_expiry
 local ____tokens = require("tokens")
 local redact = ____tokens.redact
 local function failed(what, token, err)
@@ -1613,36 +1644,13 @@ local function not_loaded()
 	return nil, "internal-error"
 end
 --- mod_invites reads a failed store as "no such invite" (its get() turns
--- the store's nil, err into "token-invalid"): before a token is called
--- invalid, its record is read once more, and a store that fails then is
--- "internal-error" (the client is told to try again later, not that its
--- invite is invalid).
-local function confirm_missing(token, read)
-	local ok, value, err = pcall(read)
-	if not ok or value == nil and err ~= nil then
-		local ____module_log_2 = module.log
-		local ____redact_result_1 = redact(token)
-		local ____ok_0
-		if ok then
-			____ok_0 = err
-		else
-			____ok_0 = value
-		end
-		____module_log_2(
-			module,
-			"error",
-			"Could not read invite %s from storage: %s",
-			____redact_result_1,
-			____ok_0
-		)
-		return "internal-error"
-	end
-	return "token-invalid"
-end
---- confirm_missing for an account invite: its record, read as invite_records.ts reads it.
-local function confirm_missing_account_invite(token)
-	local record, problem = read_account_invite(token)
-	return record == nil and problem == "internal-error" and "internal-error" or "token-invalid"
+-- the store's nil, err into "token-invalid"): when it calls a token
+-- invalid that our own read found, the entry is read once more, and a
+-- store that fails then is "internal-error" (the client is told to try
+-- again later, not that its invite is invalid).
+local function confirm_missing(read)
+	local value, problem = read()
+	return value == nil and problem == "internal-error" and "internal-error" or "token-invalid"
 end
 --- An invite valid for account registration (what `<preauth/>` presents).
 -- Its record is read first, as invite_records.ts reads it: a token without
@@ -1655,14 +1663,14 @@ function ____exports.get_account_invite(invites, token)
 	end
 	local record, problem = read_account_invite(token)
 	if record == nil then
-		return nil, problem == "internal-error" and "internal-error" or "token-invalid"
+		return nil, problem
 	end
 	local ok, invite, err = pcall(invites.get, token, nil)
 	if not ok then
 		return failed("check an invite", token, invite)
 	end
 	if invite == nil then
-		return nil, err == "token-invalid" and confirm_missing_account_invite(token) or err
+		return nil, err == "token-invalid" and confirm_missing(function() return read_account_invite(token) end) or err
 	end
 	return invite
 end
@@ -1706,35 +1714,14 @@ function ____exports.get_contact_invite(invites, token, username)
 	if invites == nil then
 		return not_loaded()
 	end
-	local stored, expires, read_err = pcall(function() return contact_invite_store():get(username, token) end)
-	if not stored or expires == nil and read_err ~= nil then
-		local ____module_log_5 = module.log
-		local ____redact_result_4 = redact(token)
-		local ____stored_3
-		if stored then
-			____stored_3 = read_err
-		else
-			____stored_3 = expires
-		end
-		____module_log_5(
-			module,
-			"error",
-			"Could not read invite %s from storage: %s",
-			____redact_result_4,
-			____stored_3
-		)
-		return nil, "internal-error"
-	end
+	local expires, read_problem = read_contact_invite_expiry(username, token)
 	if expires == nil then
-		return nil, "token-invalid"
+		return nil, read_problem
 	end
 	local ok, invite, err = pcall(invites.get, token, username)
 	if ok then
 		if invite == nil then
-			return nil, err == "token-invalid" and confirm_missing(
-				token,
-				function() return contact_invite_store():get(username, token) end
-			) or err
+			return nil, err == "token-invalid" and confirm_missing(function() return read_contact_invite_expiry(username, token) end) or err
 		end
 		return invite
 	end

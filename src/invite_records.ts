@@ -18,6 +18,7 @@ export type RecordProblem = "token-invalid" | "internal-error";
 
 // Opened on first use: prosodyctl loads the module without storage.
 let by_token: MapStore<InviteRecord> | undefined;
+let by_user: MapStore<number> | undefined;
 let all_records: KeyvalStore<LuaTable<string, InviteRecord>> | undefined;
 
 function read_one(token: string): LuaMultiReturn<[InviteRecord | undefined, string?]> {
@@ -30,20 +31,45 @@ function read_all(): LuaMultiReturn<[LuaTable<string, InviteRecord> | undefined,
 	return all_records.get(undefined);
 }
 
+/** One entry of mod_invites' store, read protected: "token-invalid" when there is none, "internal-error" when storage failed (logged). */
+function read_entry<T>(token: string, read: (this: void) => LuaMultiReturn<[T | undefined, string?]>): LuaMultiReturn<[T] | [undefined, RecordProblem]> {
+	const [ok, value, err] = protected_call(read);
+	if (!ok || (value === undefined && err !== undefined)) {
+		module.log("error", "Could not read invite %s from storage: %s", redact(token), ok ? err : value);
+		return $multi(undefined, "internal-error");
+	}
+	if (value === undefined) {
+		return $multi(undefined, "token-invalid");
+	}
+	return $multi(value as T);
+}
+
 /**
  * The stored record of an account invite, expired or not: "token-invalid"
  * when it is gone (used or deleted), "internal-error" when storage failed.
  */
 export function read_account_invite(token: string): LuaMultiReturn<[InviteRecord] | [undefined, RecordProblem]> {
-	const [ok, record, err] = protected_call(read_one, token);
-	if (!ok || (record === undefined && err !== undefined)) {
-		module.log("error", "Could not read invite %s from storage: %s", redact(token), ok ? err : record);
-		return $multi(undefined, "internal-error");
+	const [record, problem] = read_entry(token, () => read_one(token));
+	if (record === undefined) {
+		return $multi(undefined, problem as RecordProblem);
 	}
-	if (record === undefined || type(record) !== "table") {
+	if (type(record) !== "table") {
 		return $multi(undefined, "token-invalid");
 	}
 	return $multi(record);
+}
+
+/**
+ * The expiry of one of `username`'s contact invites, from mod_invites'
+ * store of that user (token → expiry time), which every contact invite is
+ * written to: "token-invalid" when there is none, "internal-error" when
+ * storage failed.
+ */
+export function read_contact_invite_expiry(username: string, token: string): LuaMultiReturn<[number] | [undefined, RecordProblem]> {
+	return read_entry(token, () => {
+		by_user ??= module.open_store<number>("invite_token", "map");
+		return by_user.get(username, token);
+	});
 }
 
 /** Deletes an invite's record from the host store (as mod_invites' use() does); false when storage failed (logged). */

@@ -3,7 +3,7 @@
  * its storage is logged and reported as "internal-error", never thrown
  * through one of our hooks.
  */
-import { read_account_invite } from "./invite_records";
+import { read_account_invite, read_contact_invite_expiry, type RecordProblem } from "./invite_records";
 import { redact } from "./tokens";
 import type { InviteError, ModInvites, ValidInvite } from "./types/mod_invites";
 
@@ -25,24 +25,14 @@ function not_loaded(): LuaMultiReturn<[undefined, InviteProblem]> {
 
 /**
  * mod_invites reads a failed store as "no such invite" (its get() turns
- * the store's nil, err into "token-invalid"): before a token is called
- * invalid, its record is read once more, and a store that fails then is
- * "internal-error" (the client is told to try again later, not that its
- * invite is invalid).
+ * the store's nil, err into "token-invalid"): when it calls a token
+ * invalid that our own read found, the entry is read once more, and a
+ * store that fails then is "internal-error" (the client is told to try
+ * again later, not that its invite is invalid).
  */
-function confirm_missing(token: string, read: () => LuaMultiReturn<[unknown, string?]>): InviteProblem {
-	const [ok, value, err] = pcall(read);
-	if (!ok || (value === undefined && err !== undefined)) {
-		module.log("error", "Could not read invite %s from storage: %s", redact(token), ok ? err : value);
-		return "internal-error";
-	}
-	return "token-invalid";
-}
-
-/** confirm_missing for an account invite: its record, read as invite_records.ts reads it. */
-function confirm_missing_account_invite(token: string): InviteProblem {
-	const [record, problem] = read_account_invite(token);
-	return record === undefined && problem === "internal-error" ? "internal-error" : "token-invalid";
+function confirm_missing(read: (this: void) => LuaMultiReturn<[unknown] | [undefined, RecordProblem]>): InviteProblem {
+	const [value, problem] = read();
+	return value === undefined && problem === "internal-error" ? "internal-error" : "token-invalid";
 }
 
 /**
@@ -58,14 +48,14 @@ export function get_account_invite(invites: ModInvites | undefined, token: strin
 	}
 	const [record, problem] = read_account_invite(token);
 	if (record === undefined) {
-		return $multi(undefined, problem === "internal-error" ? "internal-error" : "token-invalid");
+		return $multi(undefined, problem);
 	}
 	const [ok, invite, err] = protected_call(invites.get, token, undefined);
 	if (!ok) {
 		return failed("check an invite", token, invite);
 	}
 	if (invite === undefined) {
-		return $multi(undefined, err === "token-invalid" ? confirm_missing_account_invite(token) : err);
+		return $multi(undefined, err === "token-invalid" ? confirm_missing(() => read_account_invite(token)) : err);
 	}
 	return $multi(invite);
 }
@@ -117,18 +107,14 @@ export function get_contact_invite(invites: ModInvites | undefined, token: strin
 	if (invites === undefined) {
 		return not_loaded();
 	}
-	const [stored, expires, read_err] = pcall(() => contact_invite_store().get(username, token));
-	if (!stored || (expires === undefined && read_err !== undefined)) {
-		module.log("error", "Could not read invite %s from storage: %s", redact(token), stored ? read_err : expires);
-		return $multi(undefined, "internal-error");
-	}
+	const [expires, read_problem] = read_contact_invite_expiry(username, token);
 	if (expires === undefined) {
-		return $multi(undefined, "token-invalid");
+		return $multi(undefined, read_problem);
 	}
 	const [ok, invite, err] = protected_call(invites.get, token, username);
 	if (ok) {
 		if (invite === undefined) {
-			return $multi(undefined, err === "token-invalid" ? confirm_missing(token, () => contact_invite_store().get(username, token)) : err);
+			return $multi(undefined, err === "token-invalid" ? confirm_missing(() => read_contact_invite_expiry(username, token)) : err);
 		}
 		return $multi(invite);
 	}
