@@ -5,13 +5,14 @@
 -- 0.12 and 13): the same assertions (luassert) on both.
 local Sim = require "prosody_sim";
 
+-- Under jest, spec/busted/busted_specs.test.ts sets PROSODY_SOURCES (fengari has no io.open).
+local given = rawget(_G, "PROSODY_SOURCES") or {};
 local sources = {
-	-- 0.12 unpacked (on trixie, whose own Prosody is 13), else bookworm's
-	-- installed package (under fengari, which has no io.open, jest sets the variable).
-	["0.12"] = os.getenv("PROSODY_012_SOURCE")
-		or (io.open and io.open(".cache/prosody-0.12/usr/lib/prosody/prosody.version") and ".cache/prosody-0.12/usr/lib/prosody")
+	-- 0.12 unpacked (on trixie, whose own Prosody is 13), else bookworm's installed package.
+	["0.12"] = given["0.12"] or os.getenv("PROSODY_012_SOURCE")
+		or (io.open(".cache/prosody-0.12/usr/lib/prosody/prosody.version") and ".cache/prosody-0.12/usr/lib/prosody")
 		or "/usr/lib/prosody",
-	["13"] = os.getenv("PROSODY_13_SOURCE") or ".cache/prosody-13/usr/lib/prosody",
+	["13"] = given["13"] or os.getenv("PROSODY_13_SOURCE") or ".cache/prosody-13/usr/lib/prosody",
 };
 -- Prosody 13 requires Lua 5.2 or later.
 local versions = _VERSION == "Lua 5.1" and { "0.12" } or { "0.12", "13" };

@@ -6,16 +6,14 @@ import path from "node:path";
 import { LuaState } from "../support/lua_state.js";
 import { prosodySource, repoRoot } from "../support/prosody_sources.js";
 
-// The specs find Prosody's source through these (fengari has no io.open to look for it).
-process.env.PROSODY_012_SOURCE ??= prosodySource("0.12");
-process.env.PROSODY_13_SOURCE ??= prosodySource("13");
-
 const specs = readdirSync(path.join(repoRoot, "spec")).filter((name) => name.endsWith("_spec.lua"));
 
 for (const spec of specs) {
 	describe(spec, () => {
 		const lua = new LuaState([path.join(repoRoot, "spec/support/?.lua"), path.join(repoRoot, "spec/support/?/init.lua")]);
 		lua.run("runner = require 'busted_compat'");
+		// Where the specs find Prosody's source (fengari has no io.open to look for .cache/prosody-0.12).
+		lua.run("PROSODY_SOURCES = { ['0.12'] = select(1, ...), ['13'] = select(2, ...) }", prosodySource("0.12"), prosodySource("13"));
 		const tests = lua.run("return runner.load(...)", path.join("spec", spec)) as { id: number; name: string; pending: boolean }[];
 
 		test("defines tests", () => {
