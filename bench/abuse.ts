@@ -39,14 +39,14 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { ProsodyServer } from "../spec/support/prosody_server.js";
-import { builtModuleDir, prosodySource, repoRoot, type ProsodyVersion } from "../spec/support/prosody_sources.js";
-import { stanzaError } from "../spec/support/stanzas.js";
-import { Connection } from "../spec/support/xmpp_client.js";
+import { ProsodyServer } from "../harness/server/prosody_server.js";
+import { builtModuleDir, prosodySource, repoRoot, type ProsodyVersion } from "../harness/server/prosody_sources.js";
+import { stanzaError } from "../harness/clients/stanzas.js";
+import { Connection } from "../harness/clients/xmpp_client.js";
 import { fillInviteStore } from "./e2e.js";
-import { ROTATING_NETWORK, inNetworkNamespace, networkNamespaceProblem, rotatingAddress, runInNetworkNamespace } from "../spec/support/netns.js";
-import { RawSession } from "../spec/support/raw_xmpp.js";
-import { ATTACKER_ADDRESS, AuthoritativeServer, S2S_PORT, attackerDomains, s2sFlood, s2sServerOptions, writeHostsFile, type S2sRotation } from "../spec/support/s2s_attacker.js";
+import { ROTATING_NETWORK, inNetworkNamespace, networkNamespaceProblem, rotatingAddress, runInNetworkNamespace } from "../harness/server/netns.js";
+import { RawSession } from "../harness/clients/raw_xmpp.js";
+import { ATTACKER_ADDRESS, AuthoritativeServer, S2S_PORT, attackerDomains, s2sFlood, s2sServerOptions, writeHostsFile, type S2sRotation } from "../harness/clients/s2s_attacker.js";
 import { failedRuns, withRetry, type FailedRun } from "./retry.js";
 import { TARGETS } from "./targets.js";
 
@@ -445,7 +445,7 @@ export function describeLegit(l: LegitResult): string {
 }
 
 /**
- * The abuse runs, in a network namespace of their own (spec/support/netns.ts).
+ * The abuse runs, in a network namespace of their own (harness/server/netns.ts).
  * Where none can be made (no unshare, no user namespaces), here, without
  * the variants that need one.
  */
@@ -528,7 +528,7 @@ export function abuseReport(runs: AbuseRun[], table: TableFn, extra?: AbuseExtra
 			`claiming a new domain every ${REQUESTS_PER_DOMAIN} requests: subdomains of evil.example over one connection, or a new connection and base domain (evilN.example) each time. Each request adds a pending subscription to a roster, with either module.`,
 	);
 	out.push(
-		"   Invite store reads: of mod_invites' store during the flood (the test storage driver counts them; both modules read a record about twice per token looked up). All in a network namespace of their own (spec/support/netns.ts).",
+		"   Invite store reads: of mod_invites' store during the flood (the test storage driver counts them; both modules read a record about twice per token looked up). All in a network namespace of their own (harness/server/netns.ts).",
 	);
 	out.push(
 		`   Server CPU: /proc, from the attacker's first connection to its last one's end, minus the idle rate (target for ours ≤ ${ABUSE_TARGETS.flood_cpu_s} s; it includes the legitimate registrations, a few ms). ` +

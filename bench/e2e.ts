@@ -16,10 +16,10 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { ProsodyServer, type ServerOptions, type Storage } from "../spec/support/prosody_server.js";
-import { builtModuleDir, prosodySource, repoRoot, type ProsodyVersion } from "../spec/support/prosody_sources.js";
-import { Connection } from "../spec/support/xmpp_client.js";
-import { fillInviteStore } from "../spec/support/invite_filler.js";
+import { ProsodyServer, type ServerOptions, type Storage } from "../harness/server/prosody_server.js";
+import { builtModuleDir, prosodySource, repoRoot, type ProsodyVersion } from "../harness/server/prosody_sources.js";
+import { Connection } from "../harness/clients/xmpp_client.js";
+import { fillInviteStore } from "../harness/server/invite_filler.js";
 import { withRetry } from "./retry.js";
 
 export { fillInviteStore };
@@ -186,7 +186,7 @@ export interface StoreOperations {
 /**
  * Counts the store operations of `registrations` invited registrations,
  * one at a time, with `pending` invites in the store: the storage is
- * wrapped by spec/support/prosody_plugins/mod_storage_test.lua (a
+ * wrapped by harness/server/prosody_plugins/mod_storage_test.lua (a
  * separate, untimed run: the wrapper's own calls would blur the CPU figures).
  */
 export async function countStoreOperations(options: E2EOptions, pending: number, registrations: number): Promise<StoreOperations[]> {

@@ -1,6 +1,6 @@
 -- Hook cost and load time: the built module against Prosody's stock
 -- mod_invites_register, each loaded into its own, identical simulated
--- Prosody host (spec/support/prosody_sim: Prosody's own util.stanza,
+-- Prosody host (harness/sim/prosody_sim: Prosody's own util.stanza,
 -- util.jid, rostermanager, mod_invites… from the installed Prosody, with
 -- logging at "info" as on a default server). Every workload calls the
 -- module's own hook handler on events prepared beforehand.
@@ -64,7 +64,7 @@ local source, version, dist, rounds = arg[1], arg[2], arg[3], tonumber(arg[4] or
 local only = arg[5] ~= "" and arg[5] or nil;
 local from = tonumber(arg[6] or "1");
 local here = arg[0]:match("^(.*)/[^/]*$") or ".";
-package.path = here .. "/../spec/support/?/init.lua;" .. here .. "/../spec/support/?.lua;" .. package.path;
+package.path = here .. "/../harness/sim/?/init.lua;" .. here .. "/../harness/sim/?.lua;" .. package.path;
 local Sim = require "prosody_sim";
 
 local clock = os.clock;

@@ -158,7 +158,7 @@ import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { builtModuleDir, prosodySource, repoRoot, type ProsodyVersion } from "../spec/support/prosody_sources.js";
+import { builtModuleDir, prosodySource, repoRoot, type ProsodyVersion } from "../harness/server/prosody_sources.js";
 import { countStoreOperations, extractBaseline, runE2E, type E2ERound, type StoreOperations, type Variant } from "./e2e.js";
 import { ABUSE_LIMITS, abuseReport, runAbuse, type AbuseRun } from "./abuse.js";
 import { keys, Saved, type Pair, type Section } from "./compare.js";
@@ -755,7 +755,7 @@ if (storeOps.length > 0) {
 	const label: Record<Variant, string> = { built: "ours", baseline: "baseline", stock: "stock" };
 	out.push(
 		`3c. Store operations per invited registration (<preauth/> to user-registered; ${storeOps[0].registrations} registrations one at a time, ${pendingCounts[0]} pending; ` +
-			"counted by a wrapping storage driver, spec/support/prosody_plugins/mod_storage_test.lua). With file storage every invite_token operation reads and/or writes the whole invite file; on 0.12 a map set there is a get and a set.",
+			"counted by a wrapping storage driver, harness/server/prosody_plugins/mod_storage_test.lua). With file storage every invite_token operation reads and/or writes the whole invite file; on 0.12 a map set there is a get and a set.",
 	);
 	out.push("");
 	for (const storage of [...new Set(storeOps.map((r) => r.storage))]) {

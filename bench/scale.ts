@@ -15,10 +15,10 @@
  *    and, for ours, the first load of this version, which reads every
  *    pending invite once.
  */
-import { Connection, xml } from "../spec/support/xmpp_client.js";
-import { ProsodyServer, type Storage } from "../spec/support/prosody_server.js";
-import type { ProsodyVersion } from "../spec/support/prosody_sources.js";
-import { fillInviteStore } from "../spec/support/invite_filler.js";
+import { Connection, xml } from "../harness/clients/xmpp_client.js";
+import { ProsodyServer, type Storage } from "../harness/server/prosody_server.js";
+import type { ProsodyVersion } from "../harness/server/prosody_sources.js";
+import { fillInviteStore } from "../harness/server/invite_filler.js";
 import { withRetry } from "./retry.js";
 import type { Element } from "ltx";
 

@@ -10,8 +10,8 @@
 import net from "node:net";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { ProsodyServer } from "../spec/support/prosody_server.js";
-import { repoRoot } from "../spec/support/prosody_sources.js";
+import { ProsodyServer } from "../harness/server/prosody_server.js";
+import { repoRoot } from "../harness/server/prosody_sources.js";
 
 const { values } = parseArgs({
 	options: {

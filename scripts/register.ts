@@ -8,7 +8,7 @@
  * NODE_EXTRA_CA_CERTS=.cache/tls/localhost.crt.)
  */
 import { parseArgs } from "node:util";
-import { Connection } from "../spec/support/xmpp_client.js";
+import { Connection } from "../harness/clients/xmpp_client.js";
 
 const { values, positionals } = parseArgs({ options: { port: { type: "string", default: "5222" } }, allowPositionals: true });
 const [uri, username, password] = positionals;

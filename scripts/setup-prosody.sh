@@ -7,7 +7,7 @@
 #    drivers for SQL storage, lua-unbound (Prosody's resolver; the s2s
 #    tests give it a hosts file), PostgreSQL (the tests start throwaway
 #    clusters of their own, on loopback, on free ports:
-#    spec/support/postgres.ts), LuaRocks (prosodyctl install), Chromium
+#    harness/server/postgres.ts), LuaRocks (prosodyctl install), Chromium
 #    (browser tests) and iproute2 (the benchmark's network namespace).
 #    Installed as root, or with sudo; without either, setup stops and names
 #    the packages to install.

@@ -1,5 +1,5 @@
 -- Busted specs for the built module (dist-lua/mod_invites_register.lua),
--- run in the simulated Prosody of spec/support/prosody_sim. They run under
+-- run in the simulated Prosody of harness/sim/prosody_sim. They run under
 -- Debian's busted (Lua 5.1, Prosody 0.12) and, through
 -- spec/support/busted_compat.lua, under fengari in jest (Lua 5.3, Prosody
 -- 0.12 and 13): the same assertions (luassert) on both.

@@ -3,7 +3,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { prosodySource, repoRoot } from "../support/prosody_sources.js";
+import { prosodySource, repoRoot } from "../../harness/server/prosody_sources.js";
 
 const file = path.join(repoRoot, "dist-lua/mod_invites_register.lua");
 const lua = readFileSync(file, "utf8");

@@ -4,13 +4,13 @@
 // Chromium, headless (playwright-core), against a real Prosody 0.12 and 13
 // with the built module. Screenshots of every page go to spec/e2e/artifacts/
 // (gitignored). How the browser is run and the pages read:
-// spec/support/browser.ts.
+// harness/browser/browser.ts.
 import type { Page } from "playwright-core";
-import { fillForm, landingPage, pageKind, pageMessage, submitForm, useBrowser, type WebSession } from "../support/browser.js";
-import type { ProsodyVersion } from "../support/prosody_sources.js";
-import type { Storage } from "../support/prosody_server.js";
+import { fillForm, landingPage, pageKind, pageMessage, submitForm, useBrowser, type WebSession } from "../../harness/browser/browser.js";
+import type { ProsodyVersion } from "../../harness/server/prosody_sources.js";
+import type { Storage } from "../../harness/server/prosody_server.js";
 import { uniqueName, useServer } from "../support/server_fixture.js";
-import { Connection } from "../support/xmpp_client.js";
+import { Connection } from "../../harness/clients/xmpp_client.js";
 
 // mod_password_policy (loaded with the web modules) wants 8 characters or more.
 const PASSWORD = "correct horse battery staple";

@@ -2,13 +2,13 @@
 // current app (ibr-token feature, <preauth/> to the domain, item-not-found
 // is an invalid invite) and 2.12 (urn:xmpp:invite, <preauth/> without `to`)
 // — on a real Prosody 0.12 and 13, file and SQLite storage. The flows, and
-// what they were read from, are in spec/support/conversations_client.ts.
+// what they were read from, are in harness/clients/conversations_client.ts.
 import type { Element } from "ltx";
-import { conversationsFlows, formLikeConversations, registerLikeConversations, registerOn, type ConversationsFlow } from "../support/conversations_client.js";
-import type { ProsodyServer } from "../support/prosody_server.js";
+import { conversationsFlows, formLikeConversations, registerLikeConversations, registerOn, type ConversationsFlow } from "../../harness/clients/conversations_client.js";
+import type { ProsodyServer } from "../../harness/server/prosody_server.js";
 import { versionMatrix, uniqueName, useConnections, useServer } from "../support/server_fixture.js";
-import { stanzaError } from "../support/stanzas.js";
-import { xml } from "../support/xmpp_client.js";
+import { stanzaError } from "../../harness/clients/stanzas.js";
+import { xml } from "../../harness/clients/xmpp_client.js";
 
 const PASSWORD = "correct horse battery staple";
 const INVALID = { type: "cancel", condition: "item-not-found", text: "The invite token is invalid or has already been used" };

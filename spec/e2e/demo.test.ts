@@ -2,8 +2,8 @@
 // register with, and stops Prosody cleanly on Ctrl-C.
 import { spawn } from "node:child_process";
 import path from "node:path";
-import { repoRoot } from "../support/prosody_sources.js";
-import { Connection } from "../support/xmpp_client.js";
+import { repoRoot } from "../../harness/server/prosody_sources.js";
+import { Connection } from "../../harness/clients/xmpp_client.js";
 
 test("the demo's invite registers an account, and Ctrl-C stops Prosody", async () => {
 	const demo = spawn(path.join(repoRoot, "node_modules/.bin/tsx"), ["scripts/demo.ts", "--port", "0"], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });

@@ -4,9 +4,9 @@
 // whose name is then registered again; the old invites take over nobody.
 // mod_invites_tracking (Debian's prosody-modules) still records who
 // invited whom.
-import type { ProsodyServer } from "../support/prosody_server.js";
+import type { ProsodyServer } from "../../harness/server/prosody_server.js";
 import { serverMatrix, uniqueName, useConnections, useServer } from "../support/server_fixture.js";
-import { stanzaError } from "../support/stanzas.js";
+import { stanzaError } from "../../harness/clients/stanzas.js";
 
 const INVALID = { type: "cancel", condition: "item-not-found", text: "The invite token is invalid or has already been used" };
 const NO_LONGER_VALID = { type: "cancel", condition: "item-not-found", text: "This invite is no longer valid" };

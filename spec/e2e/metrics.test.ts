@@ -3,9 +3,9 @@
 // mod_http_openmetrics at /metrics, on real Prosody 0.12, 13.0.1 and the
 // newest 13, after registrations, refusals and invalid tokens (one storage:
 // the counters do not touch it).
-import { serverVersions } from "../support/prosody_sources.js";
+import { serverVersions } from "../../harness/server/prosody_sources.js";
 import { uniqueName, useConnections, useServer } from "../support/server_fixture.js";
-import { stanzaError } from "../support/stanzas.js";
+import { stanzaError } from "../../harness/clients/stanzas.js";
 
 /** The value of one sample of the exposition, or 0 when absent. */
 function sample(text: string, name: string, labels: Record<string, string>): number {

@@ -7,11 +7,11 @@ import { execFile, execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { launchers } from "../support/prosody_server.js";
-import { prosodySource, serverVersions, repoRoot, type ProsodyVersion } from "../support/prosody_sources.js";
+import { launchers } from "../../harness/server/prosody_server.js";
+import { prosodySource, serverVersions, repoRoot, type ProsodyVersion } from "../../harness/server/prosody_sources.js";
 import { useServer } from "../support/server_fixture.js";
-import { stanzaError } from "../support/stanzas.js";
-import { Connection } from "../support/xmpp_client.js";
+import { stanzaError } from "../../harness/clients/stanzas.js";
+import { Connection } from "../../harness/clients/xmpp_client.js";
 
 const pkg = JSON.parse(readFileSync(path.join(repoRoot, "package.json"), "utf8")) as { name: string; version: string };
 const rockVersion = `${pkg.version}-1`;

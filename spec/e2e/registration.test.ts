@@ -1,7 +1,7 @@
 // End to end: a real client registers on a real Prosody 0.12 and 13, with
 // file and SQLite storage, through the built module.
 import { serverMatrix, uniqueName, useConnections, useServer } from "../support/server_fixture.js";
-import { stanzaError } from "../support/stanzas.js";
+import { stanzaError } from "../../harness/clients/stanzas.js";
 
 describe.each(serverMatrix)("registration on Prosody %s with %s storage", (version, storage) => {
 	const server = useServer({ version, storage });

@@ -1,14 +1,14 @@
 // End to end under faults, on real Prosody 0.12 and 13 with file and SQLite
 // storage, through a test-only storage driver that makes chosen store calls
-// slow (spec/support/prosody_plugins/mod_storage_test.lua): a registration
+// slow (harness/server/prosody_plugins/mod_storage_test.lua): a registration
 // whose connection drops while its account is written still holds its
 // single-use invite; two registrations of one new name never both succeed;
 // a use that storage could not record does not come back after a restart.
 import { rmSync } from "node:fs";
-import { ProsodyServer } from "../support/prosody_server.js";
+import { ProsodyServer } from "../../harness/server/prosody_server.js";
 import { serverMatrix, uniqueName, useConnections, useServer } from "../support/server_fixture.js";
-import { stanzaError } from "../support/stanzas.js";
-import { Connection } from "../support/xmpp_client.js";
+import { stanzaError } from "../../harness/clients/stanzas.js";
+import { Connection } from "../../harness/clients/xmpp_client.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

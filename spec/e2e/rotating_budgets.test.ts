@@ -5,12 +5,12 @@
 // together one ceiling however many domains and connections they use.
 // Counted as reads of mod_invites' store (one per token looked up: the
 // test storage driver counts them). Each scenario runs in a network
-// namespace of its own (spec/support/netns.ts: the /64 routed to lo, the
+// namespace of its own (harness/server/netns.ts: the /64 routed to lo, the
 // s2s port 5269 for the server and the attacker), in
 // spec/support/rotation_scenarios.ts; `npm run bench` measures the same
 // floods at full size (table 4).
-import { networkNamespaceProblem, runInNetworkNamespace } from "../support/netns.js";
-import type { ProsodyVersion } from "../support/prosody_sources.js";
+import { networkNamespaceProblem, runInNetworkNamespace } from "../../harness/server/netns.js";
+import type { ProsodyVersion } from "../../harness/server/prosody_sources.js";
 import type { ScenarioInput, ScenarioResult } from "../support/rotation_scenarios.js";
 
 const versions: ProsodyVersion[] = ["0.12", "13-latest"];

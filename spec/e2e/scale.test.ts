@@ -5,11 +5,11 @@
 // as long as with a few hundred: nothing reads every pending invite while
 // the server serves. (`npm run bench` measures the same up to 100 000
 // pending invites, against the stock module: table 5.)
-import type { ProsodyVersion } from "../support/prosody_sources.js";
-import { fillInviteStore } from "../support/invite_filler.js";
+import type { ProsodyVersion } from "../../harness/server/prosody_sources.js";
+import { fillInviteStore } from "../../harness/server/invite_filler.js";
 import { useServer } from "../support/server_fixture.js";
-import { Connection } from "../support/xmpp_client.js";
-import type { ProsodyServer, Storage } from "../support/prosody_server.js";
+import { Connection } from "../../harness/clients/xmpp_client.js";
+import type { ProsodyServer, Storage } from "../../harness/server/prosody_server.js";
 
 const MANY = 30_000;
 

@@ -2,7 +2,7 @@
 // on a real Prosody 0.12 and 13, with file and SQLite storage.
 import type { Element } from "ltx";
 import { versionMatrix, uniqueName, useConnections, useServer } from "../support/server_fixture.js";
-import { xml } from "../support/xmpp_client.js";
+import { xml } from "../../harness/clients/xmpp_client.js";
 
 function subscribeWithToken(to: string, token: string): Element {
 	return xml("presence", { type: "subscribe", to }, xml("preauth", { xmlns: "urn:xmpp:pars:0", token })) as Element;

@@ -2,7 +2,7 @@
 // and a correct token still works on a fresh connection (not timed: the
 // benchmark measures what the limits save).
 import { versionMatrix, uniqueName, useConnections, useServer } from "../support/server_fixture.js";
-import { stanzaError } from "../support/stanzas.js";
+import { stanzaError } from "../../harness/clients/stanzas.js";
 
 const LIMITED = { type: "wait", condition: "resource-constraint", text: "Too many invalid invite tokens, please check your invite and try again later" };
 let bogus = 0;

@@ -3,12 +3,12 @@
 // the built module, on a real Prosody 0.12 and 13, file and SQLite
 // storage, invite-only and open; and the reservation of invited usernames
 // for In-Band Registration without invite (open registration). How the
-// page is driven and read: spec/support/web_registration.ts.
-import type { ProsodyServer } from "../support/prosody_server.js";
+// page is driven and read: harness/clients/web_registration.ts.
+import type { ProsodyServer } from "../../harness/server/prosody_server.js";
 import { versionMatrix, uniqueName, useServer } from "../support/server_fixture.js";
-import { stanzaError } from "../support/stanzas.js";
-import { registerOnWeb } from "../support/web_registration.js";
-import { Connection } from "../support/xmpp_client.js";
+import { stanzaError } from "../../harness/clients/stanzas.js";
+import { registerOnWeb } from "../../harness/clients/web_registration.js";
+import { Connection } from "../../harness/clients/xmpp_client.js";
 
 // mod_password_policy (loaded with the web modules) wants 8 characters or more.
 const PASSWORD = "correct horse battery staple";

@@ -6,7 +6,7 @@
  * layers (fuzz_world_base.ts … fuzz_world.ts).
  */
 import { Element } from "ltx";
-import { type Session } from "./prosody_sim.js";
+import { type Session } from "../../harness/sim/prosody_sim.js";
 import { type InviteKind } from "./fuzz_actions.js";
 
 export class FuzzViolation extends Error {}

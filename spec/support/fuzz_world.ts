@@ -42,8 +42,8 @@
  */
 import path from "node:path";
 import { Element } from "ltx";
-import type { ToLua } from "./lua_state.js";
-import { repoRoot, type ProsodyVersion } from "./prosody_sources.js";
+import type { ToLua } from "../../harness/sim/lua_state.js";
+import { repoRoot, type ProsodyVersion } from "../../harness/server/prosody_sources.js";
 import {
 	CLIENT_ADDRESSES,
 	INITIAL_ACCOUNTS,

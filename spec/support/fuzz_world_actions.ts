@@ -1,5 +1,5 @@
 import { Element } from "ltx";
-import type { LuaRef, ToLua } from "./lua_state.js";
+import type { LuaRef, ToLua } from "../../harness/sim/lua_state.js";
 import { REMOTE_JIDS, USERNAMES, type Action, type EventInvite, type EventSession, type IqShape } from "./fuzz_actions.js";
 
 import {

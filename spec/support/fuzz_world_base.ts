@@ -1,6 +1,6 @@
 import { Element } from "ltx";
-import { ProsodySim, type Session } from "./prosody_sim.js";
-import { type ProsodyVersion } from "./prosody_sources.js";
+import { ProsodySim, type Session } from "../../harness/sim/prosody_sim.js";
+import { type ProsodyVersion } from "../../harness/server/prosody_sources.js";
 import { USERNAMES, type InviteKind, type Store } from "./fuzz_actions.js";
 
 import {

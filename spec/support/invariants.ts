@@ -2,7 +2,7 @@
  * What must hold after every unit test, whatever it exercised: no Lua error
  * escaped a hook, and no invite token reached the log above debug level.
  */
-import type { ProsodySim } from "./prosody_sim.js";
+import type { ProsodySim } from "../../harness/sim/prosody_sim.js";
 
 export function expectNoEscapedErrors(sim: ProsodySim): void {
 	expect(sim.errors()).toEqual([]);

@@ -1,7 +1,7 @@
 // Jest's node environment, plus one fengari (the Lua VM in JavaScript) per
 // jest worker, shared by the test files that worker runs: without it, every
 // test file loaded fengari anew, and V8 compiled and optimised its VM from
-// scratch each time. spec/support/lua_state.ts uses it (and keeps its own
+// scratch each time. harness/sim/lua_state.ts uses it (and keeps its own
 // fengari when run outside jest); its SharedLua interface describes this
 // object: keep the two in step.
 //

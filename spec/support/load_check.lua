@@ -3,7 +3,7 @@
 -- Prints "ok" after an invite registers an account, or fails loudly.
 local source, version = arg[1], arg[2];
 local here = arg[0]:match("^(.*)/[^/]*$") or ".";
-package.path = here .. "/?/init.lua;" .. here .. "/?.lua;" .. package.path;
+package.path = here .. "/../../harness/sim/?/init.lua;" .. package.path;
 local Sim = require "prosody_sim";
 local sim = Sim.new{
 	source = source, version = version,

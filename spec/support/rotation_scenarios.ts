@@ -16,13 +16,13 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { namespaceInput, namespaceOutput, rotatingAddress } from "./netns.js";
-import { ProsodyServer } from "./prosody_server.js";
-import type { ProsodyVersion } from "./prosody_sources.js";
-import { repoRoot } from "./prosody_sources.js";
-import { RawSession } from "./raw_xmpp.js";
-import { AuthoritativeServer, S2S_PORT, attackerDomains, s2sFlood, s2sServerOptions, writeHostsFile, type S2sRotation } from "./s2s_attacker.js";
-import { stanzaError } from "./stanzas.js";
+import { namespaceInput, namespaceOutput, rotatingAddress } from "../../harness/server/netns.js";
+import { ProsodyServer } from "../../harness/server/prosody_server.js";
+import type { ProsodyVersion } from "../../harness/server/prosody_sources.js";
+import { repoRoot } from "../../harness/server/prosody_sources.js";
+import { RawSession } from "../../harness/clients/raw_xmpp.js";
+import { AuthoritativeServer, S2S_PORT, attackerDomains, s2sFlood, s2sServerOptions, writeHostsFile, type S2sRotation } from "../../harness/clients/s2s_attacker.js";
+import { stanzaError } from "../../harness/clients/stanzas.js";
 
 export type Scenario = "ipv6" | S2sRotation;
 export interface ScenarioInput {

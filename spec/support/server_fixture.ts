@@ -8,9 +8,9 @@
  *     test("…", async () => { const invite = await server().createAccountInvite(); … });
  *   });
  */
-import { serverVersions, type ProsodyVersion } from "./prosody_sources.js";
-import { ProsodyServer, storages, type ServerOptions, type Storage } from "./prosody_server.js";
-import { Connection } from "./xmpp_client.js";
+import { serverVersions, type ProsodyVersion } from "../../harness/server/prosody_sources.js";
+import { ProsodyServer, storages, type ServerOptions, type Storage } from "../../harness/server/prosody_server.js";
+import { Connection } from "../../harness/clients/xmpp_client.js";
 
 /**
  * The servers of the suites where storage matters (registration, its

@@ -5,7 +5,7 @@
  * hook, and no token was logged.
  */
 import { expectNoEscapedErrors, expectTokensNotLogged } from "./invariants.js";
-import { ProsodySim, type SimOptions } from "./prosody_sim.js";
+import { ProsodySim, type SimOptions } from "../../harness/sim/prosody_sim.js";
 
 export function simulators(): { create(options: SimOptions): ProsodySim } {
 	let created: ProsodySim[] = [];

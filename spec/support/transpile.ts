@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import ts from "typescript";
 import * as tstl from "typescript-to-lua";
-import { repoRoot } from "./prosody_sources.js";
+import { repoRoot } from "../../harness/server/prosody_sources.js";
 
 export interface Transpiled {
 	/** The Lua of the snippet (without TypeScriptToLua's module wrapper lines). */

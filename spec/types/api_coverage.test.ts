@@ -10,7 +10,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import ts from "typescript";
-import { prosodySource, serverVersions, repoRoot, type ProsodyVersion } from "../support/prosody_sources.js";
+import { prosodySource, serverVersions, repoRoot, type ProsodyVersion } from "../../harness/server/prosody_sources.js";
 import { transpile } from "../support/transpile.js";
 
 /** ":" (a method: self is passed) or "." (a plain function). */

@@ -22,9 +22,9 @@
 import fc from "fast-check";
 import { scenario, type Mix } from "../support/fuzz_actions.js";
 import { emptyStats, FuzzWorld, type FuzzStats } from "../support/fuzz_world.js";
-import { prosodyVersions, type ProsodyVersion } from "../support/prosody_sources.js";
+import { prosodyVersions, type ProsodyVersion } from "../../harness/server/prosody_sources.js";
 import { simulators } from "../support/sim_fixture.js";
-import { stanzaError } from "../support/stanzas.js";
+import { stanzaError } from "../../harness/clients/stanzas.js";
 
 const SEED = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) : 0x1f_a5_e0;
 const RUNS = process.env.FUZZ_RUNS !== undefined ? Number(process.env.FUZZ_RUNS) : 3;

@@ -4,10 +4,10 @@
 // (not one registered later under the same name). Deleting an account in
 // the server deletes the invites it made and the reset invites for it.
 import type { Element } from "ltx";
-import { prosodyVersions } from "../support/prosody_sources.js";
+import { prosodyVersions } from "../../harness/server/prosody_sources.js";
 import { simulators } from "../support/sim_fixture.js";
-import type { ProsodySim } from "../support/prosody_sim.js";
-import { stanzaError } from "../support/stanzas.js";
+import type { ProsodySim } from "../../harness/sim/prosody_sim.js";
+import { stanzaError } from "../../harness/clients/stanzas.js";
 
 const NO_LONGER_VALID = { type: "cancel", condition: "item-not-found", text: "This invite is no longer valid" };
 const REFUSED_VOID = { type: "cancel", condition: "forbidden", text: "This invite is no longer valid" };

@@ -1,5 +1,5 @@
 // Options, their defaults, and what the module loads with it.
-import { prosodyVersions } from "../support/prosody_sources.js";
+import { prosodyVersions } from "../../harness/server/prosody_sources.js";
 import { simulators } from "../support/sim_fixture.js";
 
 describe.each(prosodyVersions)("options and dependencies on Prosody %s", (version) => {

@@ -5,10 +5,10 @@
 // mod_storage_sim_sql.lua) answers the page query from the simulator's
 // storage and counts pages and rows.
 import type { Element } from "ltx";
-import { prosodyVersions } from "../support/prosody_sources.js";
+import { prosodyVersions } from "../../harness/server/prosody_sources.js";
 import { simulators } from "../support/sim_fixture.js";
-import type { ProsodySim } from "../support/prosody_sim.js";
-import { stanzaError } from "../support/stanzas.js";
+import type { ProsodySim } from "../../harness/sim/prosody_sim.js";
+import { stanzaError } from "../../harness/clients/stanzas.js";
 
 const SQL = { storage: "sql", sql: { driver: "SQLite3", database: "/sim/prosody.sqlite" } };
 const OPEN = { config: { registration_invite_only: false, ...SQL }, modules: ["presence", "register_ibr", "invites_register"] };

@@ -4,10 +4,10 @@
 // invites made before; later loads read only this module's own store of
 // reserved usernames. Counted in the simulator's storage (wholeReads).
 import type { Element } from "ltx";
-import { prosodyVersions } from "../support/prosody_sources.js";
+import { prosodyVersions } from "../../harness/server/prosody_sources.js";
 import { simulators } from "../support/sim_fixture.js";
-import type { ProsodySim } from "../support/prosody_sim.js";
-import { stanzaError } from "../support/stanzas.js";
+import type { ProsodySim } from "../../harness/sim/prosody_sim.js";
+import { stanzaError } from "../../harness/clients/stanzas.js";
 
 const OPEN = { config: { registration_invite_only: false }, modules: ["presence", "register_ibr", "invites_register"] };
 const RESERVED = { type: "cancel", condition: "conflict", text: "The username 'alice' is reserved for an invited user" };

@@ -3,9 +3,9 @@
 // the session. A token that is not valid (unknown, used, deleted, expired)
 // is item-not-found (XEP-0445 §4): the only condition the current
 // Conversations takes for "invalid invite".
-import { prosodyVersions } from "../support/prosody_sources.js";
+import { prosodyVersions } from "../../harness/server/prosody_sources.js";
 import { simulators } from "../support/sim_fixture.js";
-import { stanzaError } from "../support/stanzas.js";
+import { stanzaError } from "../../harness/clients/stanzas.js";
 
 describe.each(prosodyVersions)("preauth IQ on Prosody %s", (version) => {
 	const sims = simulators();

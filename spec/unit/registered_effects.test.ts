@@ -1,10 +1,10 @@
 // user-registered: what an invite carries is applied to the new account —
 // mutual subscription with the inviter, roles, groups — each step on its
 // own, so that one failing does not undo or skip the others.
-import { prosodyVersions } from "../support/prosody_sources.js";
+import { prosodyVersions } from "../../harness/server/prosody_sources.js";
 import { simulators } from "../support/sim_fixture.js";
-import type { ProsodySim, Session } from "../support/prosody_sim.js";
-import { named } from "../support/stanzas.js";
+import type { ProsodySim, Session } from "../../harness/sim/prosody_sim.js";
+import { named } from "../../harness/clients/stanzas.js";
 
 function registerWith(sim: ProsodySim, token: string, username: string): Session {
 	const client = sim.connect();

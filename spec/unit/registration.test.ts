@@ -2,9 +2,9 @@
 // re-checked when the account is about to be created (used or deleted
 // since <preauth/>; its expiry only at <preauth/>, XEP-0445 §4), is bound
 // to its username, and a single-use invite never creates two accounts.
-import { prosodyVersions } from "../support/prosody_sources.js";
+import { prosodyVersions } from "../../harness/server/prosody_sources.js";
 import { simulators } from "../support/sim_fixture.js";
-import { stanzaError } from "../support/stanzas.js";
+import { stanzaError } from "../../harness/clients/stanzas.js";
 
 describe.each(prosodyVersions)("registration on Prosody %s", (version) => {
 	const sims = simulators();

@@ -5,9 +5,9 @@
 // succeed (mod_register_ibr checks that the name is free, then creates the
 // account: with storage that yields in between, the second would overwrite
 // the first one's password).
-import { prosodyVersions } from "../support/prosody_sources.js";
+import { prosodyVersions } from "../../harness/server/prosody_sources.js";
 import { simulators } from "../support/sim_fixture.js";
-import { stanzaError } from "../support/stanzas.js";
+import { stanzaError } from "../../harness/clients/stanzas.js";
 
 const BEING_USED = { type: "wait", condition: "resource-constraint", text: "This invite is being used by another registration, please try again later" };
 

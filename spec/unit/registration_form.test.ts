@@ -3,9 +3,9 @@
 // and in the data form's username field. Other sessions get the form
 // mod_register_ibr makes for everyone, unchanged.
 import type { Element } from "ltx";
-import { prosodyVersions } from "../support/prosody_sources.js";
+import { prosodyVersions } from "../../harness/server/prosody_sources.js";
 import { simulators } from "../support/sim_fixture.js";
-import type { ProsodySim, Session } from "../support/prosody_sim.js";
+import type { ProsodySim, Session } from "../../harness/sim/prosody_sim.js";
 
 /** What a client reads of the form: <username/>'s text, the data form's username value, the field names. */
 function read(form: Element) {

@@ -4,10 +4,10 @@
 // when the invite is used, expires or is deleted; invites written by another
 // process are seen at the first load, and within `invite_reservation_refresh`
 // seconds when that is set; a store that cannot be read never frees a name.
-import { prosodyVersions } from "../support/prosody_sources.js";
+import { prosodyVersions } from "../../harness/server/prosody_sources.js";
 import { simulators } from "../support/sim_fixture.js";
-import { stanzaError } from "../support/stanzas.js";
-import type { ProsodySim } from "../support/prosody_sim.js";
+import { stanzaError } from "../../harness/clients/stanzas.js";
+import type { ProsodySim } from "../../harness/sim/prosody_sim.js";
 
 const OPEN = { config: { registration_invite_only: false }, modules: ["presence", "register_ibr", "invites_register"] };
 const RESERVED = { type: "cancel", condition: "conflict", text: "The username 'alice' is reserved for an invited user" };

@@ -2,8 +2,8 @@
 // mod_invites_register, shown by running the same scenario against both
 // (the stock module is loaded from the installed Prosody, never copied).
 // If Prosody fixes one of these, its test here fails and tells us.
-import { prosodyVersions } from "../support/prosody_sources.js";
-import { ProsodySim } from "../support/prosody_sim.js";
+import { prosodyVersions } from "../../harness/server/prosody_sources.js";
+import { ProsodySim } from "../../harness/sim/prosody_sim.js";
 import { simulators } from "../support/sim_fixture.js";
 
 type Module = "built" | "stock";

@@ -3,9 +3,9 @@
 // would be refused as invalid (and Conversations would give up). The
 // module answers wait/internal-server-error instead, spends no budget, and
 // the same token works once the store is back.
-import { prosodyVersions } from "../support/prosody_sources.js";
+import { prosodyVersions } from "../../harness/server/prosody_sources.js";
 import { simulators } from "../support/sim_fixture.js";
-import { stanzaError } from "../support/stanzas.js";
+import { stanzaError } from "../../harness/clients/stanzas.js";
 
 const TRY_LATER = { type: "wait", condition: "internal-server-error", text: "The invite token could not be checked, please try again later" };
 

@@ -1,7 +1,7 @@
 // Stream features: invite registration is advertised to clients that are
 // not signed in, and only over an encrypted stream unless the admin allows
 // plaintext.
-import { prosodyVersions } from "../support/prosody_sources.js";
+import { prosodyVersions } from "../../harness/server/prosody_sources.js";
 import { simulators } from "../support/sim_fixture.js";
 
 const IBR_TOKEN = "urn:xmpp:ibr-token:0";

@@ -3,10 +3,10 @@
 // and per sender and remote domain for XEP-0379 requests. A typo or two
 // still works, a valid token is never slowed, tokens no mod_invites makes
 // are refused without lookup, and a refusal is logged once, without token.
-import { prosodyVersions } from "../support/prosody_sources.js";
+import { prosodyVersions } from "../../harness/server/prosody_sources.js";
 import { simulators } from "../support/sim_fixture.js";
-import type { ProsodySim, Session } from "../support/prosody_sim.js";
-import { stanzaError } from "../support/stanzas.js";
+import type { ProsodySim, Session } from "../../harness/sim/prosody_sim.js";
+import { stanzaError } from "../../harness/clients/stanzas.js";
 
 const LIMITED = { type: "wait", condition: "resource-constraint", text: "Too many invalid invite tokens, please check your invite and try again later" };
 const INVALID = { type: "cancel", condition: "item-not-found", text: "The invite token is invalid or has already been used" };

@@ -4,10 +4,10 @@
 // restart. The module confirms the deletion, keeps the use in a store of
 // its own when it failed, refuses the invite across restarts, and deletes
 // it again until storage lets it go (src/used_invites.ts).
-import { prosodyVersions } from "../support/prosody_sources.js";
+import { prosodyVersions } from "../../harness/server/prosody_sources.js";
 import { simulators } from "../support/sim_fixture.js";
-import type { ProsodySim } from "../support/prosody_sim.js";
-import { stanzaError } from "../support/stanzas.js";
+import type { ProsodySim } from "../../harness/sim/prosody_sim.js";
+import { stanzaError } from "../../harness/clients/stanzas.js";
 
 const USED = { type: "cancel", condition: "item-not-found" };
 

@@ -2,10 +2,10 @@
 // approved as if the user had approved it; anything else takes Prosody's
 // normal subscription path untouched.
 import type { Element } from "ltx";
-import { prosodyVersions } from "../support/prosody_sources.js";
+import { prosodyVersions } from "../../harness/server/prosody_sources.js";
 import { simulators } from "../support/sim_fixture.js";
-import type { ProsodySim } from "../support/prosody_sim.js";
-import { named } from "../support/stanzas.js";
+import type { ProsodySim } from "../../harness/sim/prosody_sim.js";
+import { named } from "../../harness/clients/stanzas.js";
 
 const ALICE = "alice@example.com";
 const REMOTE = "bob@remote.example";

@@ -42,7 +42,7 @@
  * REGISTRATION_FAILED). Form request and submission are 2.12's.
  */
 import type { Element } from "ltx";
-import type { ProsodyServer } from "./prosody_server.js";
+import type { ProsodyServer } from "../server/prosody_server.js";
 import { stanzaError, type StanzaError } from "./stanzas.js";
 import { Connection, xml } from "./xmpp_client.js";
 

@@ -35,8 +35,8 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import { DOMAIN, type ProsodyServer } from "./prosody_server.js";
-import { repoRoot } from "./prosody_sources.js";
+import { DOMAIN, type ProsodyServer } from "../server/prosody_server.js";
+import { repoRoot } from "../server/prosody_sources.js";
 
 export const CHROMIUM = "/usr/bin/chromium";
 

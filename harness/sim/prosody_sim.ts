@@ -1,6 +1,6 @@
 /**
  * A simulated Prosody host in fengari, for unit tests: the Lua simulator in
- * spec/support/prosody_sim/ (Prosody's own code, with storage, sessions and
+ * harness/sim/prosody_sim/ (Prosody's own code, with storage, sessions and
  * C modules simulated), driven from TypeScript.
  *
  *   const sim = ProsodySim.create({ version: "0.12" });
@@ -11,7 +11,7 @@
 import path from "node:path";
 import { Element, parse } from "ltx";
 import { LuaRef, LuaState, type ToLua } from "./lua_state.js";
-import { builtModuleDir, prosodySource, repoRoot, type ProsodyVersion } from "./prosody_sources.js";
+import { builtModuleDir, prosodySource, repoRoot, type ProsodyVersion } from "../server/prosody_sources.js";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export interface LogEntry {
@@ -72,7 +72,7 @@ export class ProsodySim {
 	}
 
 	static create(options: SimOptions): ProsodySim {
-		const state = new LuaState([path.join(repoRoot, "spec/support/?.lua"), path.join(repoRoot, "spec/support/?/init.lua")]);
+		const state = new LuaState([path.join(repoRoot, "harness/sim/?.lua"), path.join(repoRoot, "harness/sim/?/init.lua")]);
 		state.run("Sim = require 'prosody_sim'; bridge = require 'prosody_sim.bridge'");
 		const sim = state.runRef(
 			"local opts = ...; return Sim.new(opts)",

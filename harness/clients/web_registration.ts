@@ -28,7 +28,7 @@
  *    ("Congratulations!", the new JID). All with status 200. A token that is
  *    no longer valid when POSTed answers 303 as above.
  */
-import type { ProsodyServer } from "./prosody_server.js";
+import type { ProsodyServer } from "../server/prosody_server.js";
 
 export interface WebRegistrationResult {
 	/** HTTP status of the answer to the POST (or of the GET, when it did not give a form). */
