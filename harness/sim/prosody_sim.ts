@@ -124,17 +124,7 @@ export class ProsodySim {
 		 * invite-created event reaches this server.
 		 */
 		createElsewhere: (username: string | undefined, ttl = 3600): Invite =>
-			this.created(this.call(`
-				local username, ttl = ...;
-				local token = ("Elsewhere%015d"):format(sim.random(1, 2147483646)); -- 24 characters, as mod_invites makes them
-				local jid = username and (username .. "@" .. sim.host) or sim.host; -- without a username: an open invite
-				local invite = {
-					type = "register", jid = jid, token = token, allow_registration = true,
-					uri = "xmpp:" .. jid .. "?register;preauth=" .. token,
-					created_at = sim.now, expires = sim.now + ttl,
-				};
-				assert(sim.storage.open(sim.host, "invite_token", "map"):set(nil, token, invite));
-				return invite;`, username, ttl) as Invite),
+			this.created(this.call("return sim:create_elsewhere(...)", username, ttl) as Invite),
 		/** Whether the invite can still be used for registration. */
 		isValid: (token: string): boolean => this.call(`return sim:module("invites").get(...) ~= nil`, token) as boolean,
 	};
@@ -200,10 +190,7 @@ export class ProsodySim {
 
 	/** The In-Band Registration form the session gets (`<iq type='get'><query xmlns='jabber:iq:register'/></iq>`). */
 	registrationForm(session: Session): Element {
-		return this.call(`
-			local session = ...;
-			local get = sim.st.iq({ type = "get", id = "form" }):tag("query", { xmlns = "jabber:iq:register" }):up();
-			return sim:send(session, get)[1];`, session) as Element;
+		return this.call("return sim:registration_form(...)", session) as Element;
 	}
 
 	/**
@@ -212,22 +199,7 @@ export class ProsodySim {
 	 * `validated_invite` (no token: as a web registration form without invite).
 	 */
 	webRegister(token: string | undefined, username: string): { outcome: "registered" | "refused" | "invalid-invite"; reason?: string; error?: { type: string; condition: string; text?: string } } {
-		return this.call(`
-			local token, username = ...;
-			local events = sim.prosody.hosts[sim.host].events;
-			local invite;
-			if token then
-				invite = sim:module("invites").get(token);
-				if not invite then return { outcome = "invalid-invite" }; end
-			end
-			local registering = { username = username, host = sim.host, validated_invite = invite, allowed = true, ip = "127.0.0.1" };
-			events.fire_event("user-registering", registering);
-			if not registering.allowed then
-				return { outcome = "refused", reason = registering.reason, error = registering.error };
-			end
-			assert(sim:create_user(username));
-			events.fire_event("user-registered", { username = username, host = sim.host, validated_invite = invite, source = "mod_invites_register_web" });
-			return { outcome = "registered" };`, token, username) as { outcome: "registered" | "refused" | "invalid-invite"; reason?: string; error?: { type: string; condition: string; text?: string } };
+		return this.call("return sim:web_register(...)", token, username) as { outcome: "registered" | "refused" | "invalid-invite"; reason?: string; error?: { type: string; condition: string; text?: string } };
 	}
 
 	/** A stanza from another server (s2s). */
@@ -282,15 +254,7 @@ export class ProsodySim {
 	 * (usermanager's role API), on 0.12 the role set (get_roles).
 	 */
 	rolesOf(username: string): { primary?: string; secondary?: string[]; set?: string[] } {
-		return this.call(`
-			local username = ...;
-			local um, host = sim.usermanager, sim.host;
-			local function sorted(t) local out = {}; for name, v in pairs(t or {}) do if v then out[#out + 1] = name; end end; table.sort(out); return out; end
-			if um.get_user_role then
-				local role = um.get_user_role(username, host);
-				return { primary = role and role.name, secondary = sorted(um.get_user_secondary_roles(username, host)) };
-			end
-			return { set = sorted(um.get_roles(username .. "@" .. host, host)) };`, username) as { primary?: string; secondary?: string[]; set?: string[] };
+		return this.call("return sim:roles_of(...)", username) as { primary?: string; secondary?: string[]; set?: string[] };
 	}
 
 	rosterItem(username: string, jid: string): RosterItem | undefined {

@@ -283,5 +283,7 @@ end
 
 -- Sessions, stanza processing and the client shortcuts: sessions.lua.
 require "sessions"(Sim);
+-- Invites from outside, the registration form, web registration, roles: helpers.lua.
+require "helpers"(Sim);
 
 return Sim;
