@@ -5,9 +5,9 @@
  * LuaRef handle.
  */
 import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import type { LuaState as L, LuaString } from "fengari";
 import { Element, parse } from "ltx";
+import { makeSharedLua } from "./shared_lua.mjs";
 
 /**
  * A compiled function in fengari (src/lfunc.js), what closures run. Once
@@ -26,10 +26,11 @@ interface LClosure {
 	nupvalues: number;
 }
 
+
 /**
  * fengari, the parts of its internals the chunk cache needs, and the
- * compiled Lua files (see below): what spec/support/jest_environment.mjs
- * makes once per jest worker (keep the two in step).
+ * compiled Lua files (see below): what shared_lua.mjs makes, once per jest
+ * worker (spec/support/jest_environment.mjs) or here.
  */
 interface SharedLua {
 	fengari: typeof import("fengari");
@@ -51,22 +52,12 @@ interface SharedLua {
  * anew for every test file, which cost more than the tests' own Lua. The
  * test environment (jest_environment.mjs) loads fengari once per worker and
  * hands it to every test file as `__sharedLua`; elsewhere (scripts run with
- * tsx) this module loads its own. Test files stay as isolated as before:
+ * tsx) this module makes its own, with the same factory (shared_lua.mjs). Test files stay as isolated as before:
  * each simulator is a Lua state of its own, and fengari keeps nothing
  * across states that a test could see (only math.random's seed, which the
  * states of one test file already shared, and which nothing here sets).
  */
-const shared: SharedLua =
-	(globalThis as { __sharedLua?: SharedLua }).__sharedLua ??
-	(() => {
-		const require = createRequire(import.meta.url);
-		return {
-			fengari: require("fengari"),
-			lfunc: require("fengari/src/lfunc.js"),
-			ldo: require("fengari/src/ldo.js"),
-			compiled: new Map(),
-		};
-	})();
+const shared: SharedLua = (globalThis as { __sharedLua?: SharedLua }).__sharedLua ?? (makeSharedLua() as SharedLua);
 const { lauxlib, lua, lualib, to_jsstring, to_luastring } = shared.fengari;
 
 /*
