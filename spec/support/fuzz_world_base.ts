@@ -2,6 +2,7 @@ import { Element } from "ltx";
 import { ProsodySim, type Session } from "../../harness/sim/prosody_sim.js";
 import { type ProsodyVersion } from "../../harness/server/prosody_sources.js";
 import { USERNAMES, type InviteKind, type Store } from "./fuzz_actions.js";
+import { RegistrationRules, type Verdict } from "./fuzz_rules.js";
 
 import {
 	FuzzViolation,
@@ -209,68 +210,17 @@ export abstract class FuzzWorldBase {
 		return toSnapshot(this.sim.call("return FuzzDriver.snapshot(sim)") as RawSnapshot);
 	}
 
-	/** Whether <preauth/> with `token` may be accepted: stored, unexpired, the accounts it names standing (when the action began). */
+	/** The model of the module's rules (fuzz_rules.ts), over the world as the action began. */
+	protected get rules(): RegistrationRules {
+		return new RegistrationRules({ invites: this.invites, consumed: this.consumed, before: this.before, describe: (token) => this.describeToken(token) });
+	}
+
 	protected acceptable(token: string): boolean {
-		const expires = this.before.records.get(token);
-		const invite = this.inviteByToken(token);
-		return expires !== undefined && this.before.now <= expires && (invite === undefined || this.accountsStand(invite));
+		return this.rules.acceptable(token);
 	}
 
-	/**
-	 * The module's rule for the accounts an invite names (its creator, the
-	 * account a reset resets): each exists and, where both times are known,
-	 * was created no later than the invite (else it is a later account of
-	 * the same name).
-	 */
-	protected accountsStand(invite: ModelInvite): boolean {
-		const createdAt = this.before.recordsCreated.get(invite.token);
-		return [invite.creator, invite.reset].every((account) => {
-			if (account === undefined) return true;
-			if (!this.before.accounts.has(account) || this.before.disabled.has(account)) return false;
-			const created = this.before.accountsCreated.get(account);
-			return created === undefined || createdAt === undefined || created <= createdAt;
-		});
-	}
-
-	/** Pending invites made here for `name` (the module knows them), other than `token`'s. */
-	protected reservedFor(name: string, token: string | undefined): ModelInvite | undefined {
-		return this.invites.find((i) => {
-			if (i.token === token || i.bound !== name || i.reset !== undefined || !i.announced) return false;
-			if (!i.reusable && this.consumed.has(i.token)) return false;
-			const expires = this.before.records.get(i.token);
-			return expires !== undefined && expires > this.before.now;
-		});
-	}
-
-	/**
-	 * Whether `token` may create the account `username` or reset its password
-	 * (as the action began): the invite still stored and not used up, bound
-	 * to this name if bound to one, the name not reserved for another pending
-	 * invite; an existing account only for a reset invite of its own.
-	 */
-	protected legitimate(token: string | undefined, username: string | undefined, what: "create" | "reset" | "either"): { ok: boolean; why: string; invalidToken: boolean; used?: boolean } {
-		const refuse = (why: string, invalidToken = false, used = false) => ({ ok: false, why, invalidToken, used });
-		if (token === undefined) return refuse("no invite", true);
-		const invite = this.inviteByToken(token);
-		if (!invite) return refuse(`token ${show(token)} is no invite`, true);
-		if (!this.before.records.has(token)) return refuse(`invite ${this.describeToken(token)} is no longer stored`, true);
-		if (!invite.reusable && this.consumed.has(token)) return refuse(`single-use invite ${this.describeToken(token)} was already used`, true, true);
-		if (!this.accountsStand(invite)) return refuse(`an account ${this.describeToken(token)} names no longer stands`, true);
-		// An event without a (string) username creates nothing: what matters is that the invite is valid.
-		if (username === undefined) return invite.registers || invite.reset !== undefined ? { ok: true, why: "", invalidToken: false } : refuse(`${this.describeToken(token)} allows no registration`);
-		const exists = this.before.accounts.has(username);
-		if (invite.reset !== undefined) {
-			if (what === "create") return refuse(`reset invite ${this.describeToken(token)} cannot create an account`);
-			if (invite.reset !== username || !exists) return refuse(`reset invite for ${invite.reset} used for ${username}${exists ? "" : " (no such account)"}`);
-			return { ok: true, why: "", invalidToken: false };
-		}
-		if (what === "reset") return refuse(`${this.describeToken(token)} is no reset invite`);
-		if (!invite.registers) return refuse(`${this.describeToken(token)} does not allow registration`);
-		if (exists) return refuse(`account ${username} exists`);
-		if (invite.bound !== undefined && invite.bound !== username) return refuse(`invite bound to ${invite.bound}, not ${username}`);
-		const reserved = invite.bound === undefined ? this.reservedFor(username, token) : undefined;
-		if (reserved) return refuse(`${username} is reserved for pending invite ${this.describeToken(reserved.token)}`);
-		return { ok: true, why: "", invalidToken: false };
+	protected legitimate(token: string | undefined, username: string | undefined, what: "create" | "reset" | "either"): Verdict {
+		return this.rules.legitimate(token, username, what);
 	}
 
 	protected received(where: string, stanzas: Element[]): Element[] {
