@@ -1645,12 +1645,12 @@ local function not_loaded()
 end
 --- mod_invites reads a failed store as "no such invite" (its get() turns
 -- the store's nil, err into "token-invalid"): when it calls a token
--- invalid that our own read found, the entry is read once more, and a
--- store that fails then is "internal-error" (the client is told to try
--- again later, not that its invite is invalid).
+-- invalid that our own read found, the entry is read once more; a store
+-- that fails then, or an entry still there, is "internal-error" (the
+-- client is told to try again later, not that its invite is invalid).
 local function confirm_missing(read)
 	local value, problem = read()
-	return value == nil and problem == "internal-error" and "internal-error" or "token-invalid"
+	return value == nil and problem == "token-invalid" and "token-invalid" or "internal-error"
 end
 --- An invite valid for account registration (what `<preauth/>` presents).
 -- Its record is read first, as invite_records.ts reads it: a token without
@@ -1686,12 +1686,9 @@ local function use_contact_invite(self)
 end
 --- What 13's mod_invites returns for a contact invite made without
 -- registration rights, which 0.12.3's `get` fails on with a Lua error
--- (it reads `token_info.reusable` when there is no token_info).
-local function get_contact_invite_from_store(token, username)
-	local expires = contact_invite_store():get(username, token)
-	if expires == nil then
-		return "token-invalid"
-	end
+-- (it reads `token_info.reusable` when there is no token_info); `expires`
+-- as read from the user's store.
+local function contact_invite_from_store(token, username, expires)
 	if os.time() > expires then
 		return "token-expired"
 	end
@@ -1731,10 +1728,7 @@ function ____exports.get_contact_invite(invites, token, username)
 		redact(token),
 		invite
 	)
-	local read, fallback = pcall(get_contact_invite_from_store, token, username)
-	if not read then
-		return failed("check a contact invite", token, fallback)
-	end
+	local fallback = contact_invite_from_store(token, username, expires)
 	if type(fallback) == "string" then
 		return nil, fallback
 	end
@@ -2488,9 +2482,10 @@ local named_accounts = ____invite_accounts.named_accounts
 local ____invites = require("invites")
 local get_contact_invite = ____invites.get_contact_invite
 local ____pending_invites = require("pending_invites")
-local is_known_invite = ____pending_invites.is_known_invite
+local is_pending_token = ____pending_invites.is_pending_token
 local ____prosody_require = require("prosody_require")
 local jid = ____prosody_require.jid
+local prosody_require = ____prosody_require.prosody_require
 local rostermanager = ____prosody_require.rostermanager
 local st = ____prosody_require.st
 local usermanager = ____prosody_require.usermanager
@@ -2500,6 +2495,7 @@ local redact = ____tokens.redact
 local ____token_limits = require("token_limits")
 local subscription_failed = ____token_limits.subscription_failed
 local subscription_may_check = ____token_limits.subscription_may_check
+local cache = prosody_require("util.cache")
 --- A one-way subscription: `user` sees `contact`'s presence. The same four
 -- roster steps as a subscription request and its approval, without stanzas.
 local function subscribe(host, user, contact)
@@ -2580,6 +2576,9 @@ local function approve(username, host, contact, invite)
 	end
 	return true
 end
+--- Pending tokens that failed as a XEP-0379 token (at most TRACKED_FAILED, the least recent go first): budgets apply to them again.
+local TRACKED_FAILED = 1000
+local failed_pending = cache.new(TRACKED_FAILED)
 --- XEP-0379: a subscription request to a local user carrying a token that
 -- user issued is approved at once. Returns true when it was (the stanza is
 -- handled); nothing when the request should take the normal path: the token
@@ -2604,7 +2603,8 @@ function ____exports.approve_preauth_subscription(invites, event, token)
 	end
 	local remote_domain = ____temp_0
 	local source = {sender = contact, remote = remote_domain ~= nil and ({domain = remote_domain, connection = origin}) or nil}
-	if not is_known_invite(token) and not subscription_may_check(source) then
+	local trusted = is_pending_token(token) and not failed_pending:get(token)
+	if not trusted and not subscription_may_check(source) then
 		count_token("subscription", "limited")
 		return nil
 	end
@@ -2620,6 +2620,9 @@ function ____exports.approve_preauth_subscription(invites, event, token)
 		)
 		if problem ~= "internal-error" then
 			subscription_failed(source)
+			if trusted then
+				failed_pending:set(token, true)
+			end
 		end
 		count_token("subscription", problem == "internal-error" and "unavailable" or (problem == "token-expired" and "expired" or "invalid"))
 		return nil

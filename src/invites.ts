@@ -26,13 +26,14 @@ function not_loaded(): LuaMultiReturn<[undefined, InviteProblem]> {
 /**
  * mod_invites reads a failed store as "no such invite" (its get() turns
  * the store's nil, err into "token-invalid"): when it calls a token
- * invalid that our own read found, the entry is read once more, and a
- * store that fails then is "internal-error" (the client is told to try
- * again later, not that its invite is invalid).
+ * invalid that our own read found, the entry is read once more; a store
+ * that fails then, or an entry still there, is "internal-error" (the
+ * client is told to try again later, not that its invite is invalid).
  */
 function confirm_missing(read: (this: void) => LuaMultiReturn<[unknown] | [undefined, RecordProblem]>): InviteProblem {
 	const [value, problem] = read();
-	return value === undefined && problem === "internal-error" ? "internal-error" : "token-invalid";
+	// Still there: mod_invites' own read must have failed.
+	return value === undefined && problem === "token-invalid" ? "token-invalid" : "internal-error";
 }
 
 /**
@@ -75,13 +76,10 @@ function use_contact_invite(this: ValidInvite): boolean {
 /**
  * What 13's mod_invites returns for a contact invite made without
  * registration rights, which 0.12.3's `get` fails on with a Lua error
- * (it reads `token_info.reusable` when there is no token_info).
+ * (it reads `token_info.reusable` when there is no token_info); `expires`
+ * as read from the user's store.
  */
-function get_contact_invite_from_store(token: string, username: string): ValidInvite | InviteError {
-	const [expires] = contact_invite_store().get(username, token);
-	if (expires === undefined) {
-		return "token-invalid";
-	}
+function contact_invite_from_store(token: string, username: string, expires: number): ValidInvite | InviteError {
 	if (os.time() > expires) {
 		return "token-expired";
 	}
@@ -119,10 +117,7 @@ export function get_contact_invite(invites: ModInvites | undefined, token: strin
 		return $multi(invite);
 	}
 	module.log("debug", "mod_invites could not check contact invite %s (%s), reading its store", redact(token), invite);
-	const [read, fallback] = pcall(get_contact_invite_from_store, token, username);
-	if (!read) {
-		return failed("check a contact invite", token, fallback);
-	}
+	const fallback = contact_invite_from_store(token, username, expires);
 	if (typeof fallback === "string") {
 		return $multi(undefined, fallback);
 	}

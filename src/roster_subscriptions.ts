@@ -8,13 +8,15 @@ import { count_token } from "./metrics";
 import { invite_used } from "./used_invites";
 import { check_named_accounts, describe_void, named_accounts } from "./invite_accounts";
 import { get_contact_invite } from "./invites";
-import { is_known_invite } from "./pending_invites";
-import { jid, rostermanager, st, usermanager } from "./prosody_require";
+import { is_pending_token } from "./pending_invites";
+import { jid, prosody_require, rostermanager, st, usermanager } from "./prosody_require";
 import { check_token, redact } from "./tokens";
 import { subscription_failed, subscription_may_check, type RequestSource } from "./token_limits";
 import type { StanzaEvent } from "./types/events";
 import type { ModInvites, ValidInvite } from "./types/mod_invites";
 import type { Session } from "./types/session";
+
+const cache = prosody_require("util.cache");
 
 /**
  * A one-way subscription: `user` sees `contact`'s presence. The same four
@@ -113,6 +115,10 @@ function approve(username: string, host: string, contact: string, invite: ValidI
 	return true;
 }
 
+/** Pending tokens that failed as a XEP-0379 token (at most TRACKED_FAILED, the least recent go first): budgets apply to them again. */
+const TRACKED_FAILED = 1000;
+const failed_pending = cache.new<string, true>(TRACKED_FAILED);
+
 /**
  * XEP-0379: a subscription request to a local user carrying a token that
  * user issued is approved at once. Returns true when it was (the stanza is
@@ -135,9 +141,13 @@ export function approve_preauth_subscription(invites: ModInvites | undefined, ev
 	const remote_domain = origin.type === "s2sin" || origin.type === "s2sout" ? jid.host(contact) : undefined;
 	const source: RequestSource = { sender: contact, remote: remote_domain !== undefined ? { domain: remote_domain, connection: origin as Session } : undefined };
 	// A pending invite's token (a contact invite with registration, known
-	// without a read) is checked whatever the budgets say: a flood from
-	// other servers does not lock out a real invitee.
-	if (!is_known_invite(token) && !subscription_may_check(source)) {
+	// without a read) is checked whatever the budgets say, once: a flood
+	// from other servers does not lock out a real invitee, and a pending
+	// token that failed here (another user's, an account invite's) goes
+	// through the budgets from then on, so that no token held by an
+	// attacker buys more than one lookup beyond them.
+	const trusted = is_pending_token(token) && !failed_pending.get(token);
+	if (!trusted && !subscription_may_check(source)) {
 		count_token("subscription", "limited");
 		return undefined; // over the limit: the request takes the normal path
 	}
@@ -146,6 +156,9 @@ export function approve_preauth_subscription(invites: ModInvites | undefined, ev
 		module.log("debug", "Not pre-approving subscription from %s to %s with token %s: %s", contact, username, redact(token), problem);
 		if (problem !== "internal-error") {
 			subscription_failed(source);
+			if (trusted) {
+				failed_pending.set(token, true);
+			}
 		}
 		count_token("subscription", problem === "internal-error" ? "unavailable" : problem === "token-expired" ? "expired" : "invalid");
 		return undefined;

@@ -252,6 +252,17 @@ describe.each(prosodyVersions)("limits on invalid invite tokens on Prosody %s", 
 			expect(approved(sim, "carol@example.com")).toBe(true);
 		});
 
+		test("above every budget, a pending token that is not the user's (an account invite's) is looked up once, then limited like any other", () => {
+			const sim = sims.create({ version, config: { invite_token_remote_failures: 20 } });
+			sim.createUser("alice");
+			const account = sim.invites.createAccount();
+			for (let i = 0; i < 40; i++) sim.receiveRemote(subscribe(`mallory@spam${i}.example${i}`, madeUp()));
+			for (let i = 0; i < 5; i++) sim.receiveRemote(subscribe(`mallory${i}@other.example`, account.token));
+			const lookups = sim.logs("debug").filter((l) => l.message.startsWith("Not pre-approving subscription from mallory") && l.message.includes("@other.example")).length;
+			expect(lookups).toBe(1);
+			expect(sim.invites.isValid(account.token)).toBe(true);
+		});
+
 		test("above every budget, a pending invite's token (a contact invite with registration) is still checked", () => {
 			const sim = sims.create({ version, config: { invite_token_remote_failures: 20 } });
 			sim.createUser("alice");
