@@ -167,7 +167,8 @@ if [ ! -f "$P13_DIR/usr/lib/prosody/prosody.version" ]; then
 fi
 launchers "$P13_DIR"
 
-if [ "$CODENAME" = trixie ] && [ ! -f "$P012_DIR/usr/lib/prosody/prosody.version" ]; then
+# (An icu/ folder too: an earlier layout of this folder had none, and 13's C modules.)
+if [ "$CODENAME" = trixie ] && { [ ! -f "$P012_DIR/usr/lib/prosody/prosody.version" ] || [ ! -d "$P012_DIR/icu" ]; }; then
 	unpack_backport prosody "$P012_DIR.download" bookworm
 	expect_version "$P012_DIR.download" "0.12." bookworm
 	# bookworm's build of 0.12.3 as it is; its util/encodings.so needs
@@ -179,8 +180,12 @@ if [ "$CODENAME" = trixie ] && [ ! -f "$P012_DIR/usr/lib/prosody/prosody.version
 	mv "$P012_DIR.download" "$P012_DIR"
 fi
 if [ -d "$P012_DIR" ]; then
-	icu_lib="$(dirname "$(find "$P012_DIR/icu" -name 'libicuuc.so.72*' | head -n 1)")"
-	launchers "$P012_DIR" "$icu_lib"
+	icu_so="$(find "$P012_DIR/icu" -name 'libicuuc.so.72*' | head -n 1)"
+	if [ -z "$icu_so" ]; then
+		echo "setup: no libicuuc.so.72 in $P012_DIR/icu: remove $P012_DIR and run setup again" >&2
+		exit 1
+	fi
+	launchers "$P012_DIR" "$(dirname "$icu_so")"
 	P012_SOURCE="$P012_DIR/usr/lib/prosody"
 else
 	P012_SOURCE="/usr/lib/prosody"

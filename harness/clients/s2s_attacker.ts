@@ -173,7 +173,18 @@ class OriginatingStream {
 	static async open(port: number, first: string, target: string): Promise<OriginatingStream> {
 		const socket = net.connect({ host: "127.0.0.1", port, localAddress: ATTACKER_ADDRESS });
 		const origin = new OriginatingStream(socket, first, target);
-		await Promise.race([origin.opened, origin.stream.closed.then(() => Promise.reject(new Error("s2s stream closed before its features")))]);
+		let timer: NodeJS.Timeout | undefined;
+		const timeout = new Promise<never>((_, reject) => {
+			timer = setTimeout(() => reject(new Error("no s2s stream features within 10 s")), 10_000);
+		});
+		try {
+			await Promise.race([origin.opened, origin.stream.closed.then(() => Promise.reject(new Error("s2s stream closed before its features"))), timeout]);
+		} catch (error) {
+			origin.close();
+			throw error;
+		} finally {
+			clearTimeout(timer);
+		}
 		return origin;
 	}
 

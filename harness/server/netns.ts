@@ -50,9 +50,10 @@ export function networkNamespaceProblem(): string | undefined {
  * in a new network namespace as above; the script reads
  * its input from the file in BENCH_NETNS_INPUT and writes its result to
  * BENCH_NETNS_OUTPUT. Resolves with that result; rejects when the
- * namespace could not be made or the script failed.
+ * namespace could not be made, the script failed, or it ran past
+ * `timeoutMs` (then it is killed with everything it started).
  */
-export async function runInNetworkNamespace<I, O>(script: string, input: I, progress: (line: string) => void): Promise<O> {
+export async function runInNetworkNamespace<I, O>(script: string, input: I, progress: (line: string) => void, timeoutMs?: number): Promise<O> {
 	const dir = mkdtempSync(path.join(os.tmpdir(), "bench-netns-"));
 	const inputFile = path.join(dir, "input.json");
 	const outputFile = path.join(dir, "output.json");
@@ -61,14 +62,23 @@ export async function runInNetworkNamespace<I, O>(script: string, input: I, prog
 		const child = spawn("unshare", [...namespace(), "sh", "-c", `${SETUP} && exec "$0" "$@"`, path.join(repoRoot, "node_modules/.bin/tsx"), path.join(repoRoot, script)], {
 			env: { ...process.env, [MARK]: "1", BENCH_NETNS_INPUT: inputFile, BENCH_NETNS_OUTPUT: outputFile },
 			stdio: ["ignore", "pipe", "pipe"],
+			// A process group of its own: on a timeout, the script, its servers and their children all go.
+			detached: true,
 		});
+		const timer =
+			timeoutMs === undefined
+				? undefined
+				: setTimeout(() => {
+						progress(`${script}: no result within ${timeoutMs} ms, stopping it`);
+						if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+					}, timeoutMs);
 		const lines = (stream: NodeJS.ReadableStream) => readline.createInterface({ input: stream }).on("line", progress);
 		lines(child.stdout);
 		lines(child.stderr);
 		const code = await new Promise<number | null>((resolve, reject) => {
 			child.once("error", reject);
 			child.once("close", resolve);
-		});
+		}).finally(() => clearTimeout(timer));
 		if (code !== 0) throw new Error(`${script} in a network namespace (unshare ${namespace().join(" ")}) exited with ${code}`);
 		return JSON.parse(readFileSync(outputFile, "utf8")) as O;
 	} finally {

@@ -16,7 +16,8 @@ import type { ScenarioInput, ScenarioResult } from "../support/rotation_scenario
 const versions: ProsodyVersion[] = ["0.12", "13-latest"];
 
 function run(input: ScenarioInput): Promise<ScenarioResult> {
-	return runInNetworkNamespace<ScenarioInput, ScenarioResult>("spec/support/rotation_scenarios.ts", input, () => undefined);
+	// Within the test's own timeout, so that a stalled scenario leaves no process behind.
+	return runInNetworkNamespace<ScenarioInput, ScenarioResult>("spec/support/rotation_scenarios.ts", input, () => undefined, 50_000);
 }
 
 describe.each(versions)("Prosody %s: budgets an attacker cannot rotate around", (version) => {

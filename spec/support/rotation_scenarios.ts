@@ -91,21 +91,23 @@ async function s2s(input: ScenarioInput, rotation: S2sRotation): Promise<Scenari
 	const dir = mkdtempSync(path.join(os.tmpdir(), "rotation-hosts-"));
 	const hosts = path.join(dir, "hosts");
 	writeHostsFile(hosts, [...attackerDomains(rotation, input.tokens, 10), "friend.example"]);
-	const server = await ProsodyServer.start({
-		version: input.version,
-		storage: "internal",
-		testStorage: true,
-		global: s2sServerOptions(hosts),
-		modules: ["dialback"],
-		config: input.config,
-	});
-	const authority = await AuthoritativeServer.listen();
+	let server: ProsodyServer | undefined;
+	let authority: AuthoritativeServer | undefined;
 	try {
+		server = await ProsodyServer.start({
+			version: input.version,
+			storage: "internal",
+			testStorage: true,
+			global: s2sServerOptions(hosts),
+			modules: ["dialback"],
+			config: input.config,
+		});
+		authority = await AuthoritativeServer.listen();
 		await server.createUser("alice", "alice-password");
 		// With registration (ibr=y), as clients make them: known pending, so checked whatever the budgets.
 		const invite = await server.createContactInvite("alice", true);
 		const before = await server.inviteStoreReads();
-		const deadline = Date.now() + 60_000;
+		const deadline = Date.now() + 30_000; // well within the test's timeout (rotating_budgets.test.ts)
 		const flood = await s2sFlood(authority, { rotation, port: S2S_PORT, target: server.domain, victims: ["alice"], requests: input.tokens, perDomain: 10, token: madeUpToken, deadline, onSent: () => undefined });
 		const invite_reads = await server.inviteStoreReads() - before;
 		const friend = await s2sFlood(authority, {
@@ -123,8 +125,8 @@ async function s2s(input: ScenarioInput, rotation: S2sRotation): Promise<Scenari
 		const subscription = await server.lua<string | null>(`(function () local item = require "core.rostermanager".load_roster("alice", host.host)["u1@friend.example"]; return item and item.subscription end)()`);
 		return { invite_reads, answers: {}, invitee: subscription ?? "none", drained: flood.drained && friend.drained, sent: flood.sent };
 	} finally {
-		await authority.close();
-		await server.stop();
+		await authority?.close();
+		await server?.stop();
 		rmSync(dir, { recursive: true, force: true });
 	}
 }
