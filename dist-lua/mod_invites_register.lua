@@ -1626,6 +1626,8 @@ local ____exports = {}
 local ____invite_records = require("invite_records")
 local read_account_invite = ____invite_records.read_account_invite
 local read_contact_invite_expiry = ____invite_records.read_contact_invite_expiry
+local ____pending_invites = require("pending_invites")
+local is_pending_token = ____pending_invites.is_pending_token
 local ____tokens = require("tokens")
 local redact = ____tokens.redact
 local function failed(what, token, err)
@@ -1653,17 +1655,20 @@ local function confirm_missing(read)
 	return value == nil and problem == "token-invalid" and "token-invalid" or "internal-error"
 end
 --- An invite valid for account registration (what `<preauth/>` presents).
--- Its record is read first, as invite_records.ts reads it: a token without
--- one is invalid after that single read (with file storage a parse of
--- every pending invite), and mod_invites is asked only about tokens that
--- have a record; a store that fails is "internal-error", never "invalid".
+-- A token not known to be pending has its record read first, as
+-- invite_records.ts reads it: one without is invalid after that single
+-- read (with file storage a parse of every pending invite), and
+-- mod_invites is asked only about tokens that have a record; a store that
+-- fails is "internal-error", never "invalid".
 function ____exports.get_account_invite(invites, token)
 	if invites == nil then
 		return not_loaded()
 	end
-	local record, problem = read_account_invite(token)
-	if record == nil then
-		return nil, problem
+	if not is_pending_token(token) then
+		local record, problem = read_account_invite(token)
+		if record == nil then
+			return nil, problem
+		end
 	end
 	local ok, invite, err = pcall(invites.get, token, nil)
 	if not ok then

@@ -4,6 +4,7 @@
  * through one of our hooks.
  */
 import { read_account_invite, read_contact_invite_expiry, type RecordProblem } from "./invite_records";
+import { is_pending_token } from "./pending_invites";
 import { redact } from "./tokens";
 import type { InviteError, ModInvites, ValidInvite } from "./types/mod_invites";
 
@@ -38,18 +39,23 @@ function confirm_missing(read: (this: void) => LuaMultiReturn<[unknown] | [undef
 
 /**
  * An invite valid for account registration (what `<preauth/>` presents).
- * Its record is read first, as invite_records.ts reads it: a token without
- * one is invalid after that single read (with file storage a parse of
- * every pending invite), and mod_invites is asked only about tokens that
- * have a record; a store that fails is "internal-error", never "invalid".
+ * A token not known to be pending has its record read first, as
+ * invite_records.ts reads it: one without is invalid after that single
+ * read (with file storage a parse of every pending invite), and
+ * mod_invites is asked only about tokens that have a record; a store that
+ * fails is "internal-error", never "invalid".
  */
 export function get_account_invite(invites: ModInvites | undefined, token: string): Checked<ValidInvite> {
 	if (invites === undefined) {
 		return not_loaded();
 	}
-	const [record, problem] = read_account_invite(token);
-	if (record === undefined) {
-		return $multi(undefined, problem);
+	// A token known to be pending (made here, or found in storage) is a
+	// real invite: mod_invites is asked at once, one read as before.
+	if (!is_pending_token(token)) {
+		const [record, problem] = read_account_invite(token);
+		if (record === undefined) {
+			return $multi(undefined, problem);
+		}
 	}
 	const [ok, invite, err] = protected_call(invites.get, token, undefined);
 	if (!ok) {

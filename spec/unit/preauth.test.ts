@@ -49,6 +49,15 @@ describe.each(prosodyVersions)("preauth IQ on Prosody %s", (version) => {
 		expect(sim.hostReads("invite_token") - before).toBe(1);
 	});
 
+	test("a pending invite's token costs no read beyond mod_invites' own", () => {
+		const sim = sims.create({ version });
+		const invite = sim.invites.createAccount();
+		const client = sim.connect();
+		const before = sim.hostReads("invite_token");
+		expect(sim.preauth(client, invite.token).attrs.type).toBe("result");
+		expect(sim.hostReads("invite_token") - before).toBe(1);
+	});
+
 	test("an expired token is refused as expired", () => {
 		const sim = sims.create({ version });
 		const invite = sim.invites.createAccount(undefined, undefined, 60);
