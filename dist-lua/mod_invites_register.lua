@@ -222,6 +222,35 @@ function ____exports.account_standing(username, host)
 end
 return ____exports
  end,
+["protected_storage"] = function(...)
+local ____exports = {}
+--- Calls into storage, protected: a driver that raises, or answers nil and
+-- an error, is logged as "Could not <what>: <error>" and reported as
+-- [false], never raised into a hook.
+function ____exports.logged(what, f)
+	local called, value, err = pcall(f)
+	if not called or value == nil and err ~= nil then
+		local ____module_log_2 = module.log
+		local ____what_1 = what
+		local ____called_0
+		if called then
+			____called_0 = err
+		else
+			____called_0 = value
+		end
+		____module_log_2(
+			module,
+			"error",
+			"Could not %s: %s",
+			____what_1,
+			____called_0
+		)
+		return false, nil
+	end
+	return true, value
+end
+return ____exports
+ end,
 ["tokens"] = function(...)
 local ____exports = {}
 --- mod_invites makes 24-character tokens (util.id.medium); 128 leaves room for other generators.
@@ -271,6 +300,8 @@ return ____exports
  end,
 ["invite_records"] = function(...)
 local ____exports = {}
+local ____protected_storage = require("protected_storage")
+local logged = ____protected_storage.logged
 local ____prosody_require = require("prosody_require")
 local jid = ____prosody_require.jid
 local ____tokens = require("tokens")
@@ -283,13 +314,13 @@ function ____exports.reset_target(record)
 		return nil
 	end
 	local reset_username = data and data.allow_reset
-	local ____temp_10
+	local ____temp_5
 	if type(reset_username) == "string" then
-		____temp_10 = reset_username
+		____temp_5 = reset_username
 	else
-		____temp_10 = nil
+		____temp_5 = nil
 	end
-	return ____temp_10
+	return ____temp_5
 end
 local by_token
 local by_user
@@ -308,23 +339,11 @@ local function read_all()
 end
 --- One entry of mod_invites' store, read protected: "token-invalid" when there is none, "internal-error" when storage failed (logged).
 local function read_entry(token, read)
-	local ok, value, err = pcall(read)
-	if not ok or value == nil and err ~= nil then
-		local ____module_log_2 = module.log
-		local ____redact_result_1 = redact(token)
-		local ____ok_0
-		if ok then
-			____ok_0 = err
-		else
-			____ok_0 = value
-		end
-		____module_log_2(
-			module,
-			"error",
-			"Could not read invite %s from storage: %s",
-			____redact_result_1,
-			____ok_0
-		)
+	local ok, value = logged(
+		("read invite " .. redact(token)) .. " from storage",
+		read
+	)
+	if not ok then
 		return nil, "internal-error"
 	end
 	if value == nil then
@@ -371,20 +390,20 @@ function ____exports.delete_account_invite_record(token)
 		return by_token:set(nil, token, nil)
 	end)
 	if not ok or deleted == nil then
-		local ____module_log_5 = module.log
-		local ____redact_result_4 = redact(token)
-		local ____ok_3
+		local ____module_log_2 = module.log
+		local ____redact_result_1 = redact(token)
+		local ____ok_0
 		if ok then
-			____ok_3 = err
+			____ok_0 = err
 		else
-			____ok_3 = deleted
+			____ok_0 = deleted
 		end
-		____module_log_5(
+		____module_log_2(
 			module,
 			"warn",
 			"Could not delete invite %s from storage: %s",
-			____redact_result_4,
-			____ok_3
+			____redact_result_1,
+			____ok_0
 		)
 		return false
 	end
@@ -392,16 +411,8 @@ function ____exports.delete_account_invite_record(token)
 end
 --- Every stored account invite (expired ones included), or nil when storage failed (logged).
 function ____exports.read_all_account_invites()
-	local ok, records, err = pcall(read_all)
-	if not ok or records == nil and err ~= nil then
-		local ____module_log_7 = module.log
-		local ____ok_6
-		if ok then
-			____ok_6 = err
-		else
-			____ok_6 = records
-		end
-		____module_log_7(module, "error", "Could not read the pending invites from storage: %s", ____ok_6)
+	local ok, records = logged("read the pending invites from storage", read_all)
+	if not ok then
 		return nil
 	end
 	return records or ({})
@@ -422,35 +433,6 @@ function ____exports.bound_username(record, host)
 	end
 	local node = jid.split(record.jid)
 	return node ~= nil and ____exports.normalise_username(node, host) or nil
-end
-return ____exports
- end,
-["protected_storage"] = function(...)
-local ____exports = {}
---- Calls into storage, protected: a driver that raises, or answers nil and
--- an error, is logged as "Could not <what>: <error>" and reported as
--- [false], never raised into a hook.
-function ____exports.logged(what, f)
-	local called, value, err = pcall(f)
-	if not called or value == nil and err ~= nil then
-		local ____module_log_2 = module.log
-		local ____what_1 = what
-		local ____called_0
-		if called then
-			____called_0 = err
-		else
-			____called_0 = value
-		end
-		____module_log_2(
-			module,
-			"error",
-			"Could not %s: %s",
-			____what_1,
-			____called_0
-		)
-		return false, nil
-	end
-	return true, value
 end
 return ____exports
  end,
@@ -1613,6 +1595,16 @@ end
 function ____exports.count_token(via, result)
 	add(tokens, via, result)
 end
+--- How a refused token is counted, by its problem (mod_invites' names, and "token-void" for an invite whose account no longer stands).
+function ____exports.refused_token(problem)
+	if problem == "token-expired" then
+		return "expired"
+	end
+	if problem == "token-void" then
+		return "void"
+	end
+	return problem == "internal-error" and "unavailable" or "invalid"
+end
 function ____exports.count_limited(budget)
 	add(limited, budget)
 end
@@ -1997,6 +1989,7 @@ local release_other_claims = ____invite_claims.release_other_claims
 local was_used = ____invite_claims.was_used
 local ____metrics = require("metrics")
 local count_token = ____metrics.count_token
+local refused_token = ____metrics.refused_token
 local ____invite_accounts = require("invite_accounts")
 local describe_void = ____invite_accounts.describe_void
 local named_accounts = ____invite_accounts.named_accounts
@@ -2054,16 +2047,6 @@ local function check_invite_accounts(invite)
 	)
 	return "token-void"
 end
---- How a refused token is counted (metrics.ts).
-local function token_result(problem)
-	if problem == "token-expired" then
-		return "expired"
-	end
-	if problem == "token-void" then
-		return "void"
-	end
-	return problem == "internal-error" and "unavailable" or "invalid"
-end
 --- Always handles the stanza (returns true): nobody else knows this payload.
 function ____exports.handle_preauth_iq(invites, event)
 	local ____event_0 = event
@@ -2112,7 +2095,7 @@ function ____exports.handle_preauth_iq(invites, event)
 		end
 		count_token(
 			"preauth",
-			token_result(problem or "token-invalid")
+			refused_token(problem or "token-invalid")
 		)
 		reply_invite_problem(origin, stanza, problem or "token-invalid")
 		return true
@@ -2478,6 +2461,7 @@ local claim_invite = ____invite_claims.claim_invite
 local release_invite = ____invite_claims.release_invite
 local ____metrics = require("metrics")
 local count_token = ____metrics.count_token
+local refused_token = ____metrics.refused_token
 local ____used_invites = require("used_invites")
 local invite_used = ____used_invites.invite_used
 local ____invite_accounts = require("invite_accounts")
@@ -2629,7 +2613,10 @@ function ____exports.approve_preauth_subscription(invites, event, token)
 				failed_pending:set(token, true)
 			end
 		end
-		count_token("subscription", problem == "internal-error" and "unavailable" or (problem == "token-expired" and "expired" or "invalid"))
+		count_token(
+			"subscription",
+			refused_token(problem or "token-invalid")
+		)
 		return nil
 	end
 	local void_problem = check_named_accounts(

@@ -9,6 +9,7 @@
  *    one (`pending_account_invites` reads a failure as "no invites").
  * Every read is protected: a failure is logged and returned, never raised.
  */
+import { logged } from "./protected_storage";
 import { jid } from "./prosody_require";
 import { redact } from "./tokens";
 import type { InviteAdditionalData, InviteRecord } from "./types/mod_invites";
@@ -33,9 +34,8 @@ function read_all(): LuaMultiReturn<[LuaTable<string, InviteRecord> | undefined,
 
 /** One entry of mod_invites' store, read protected: "token-invalid" when there is none, "internal-error" when storage failed (logged). */
 function read_entry<T>(token: string, read: (this: void) => LuaMultiReturn<[T | undefined, string?]>): LuaMultiReturn<[T] | [undefined, RecordProblem]> {
-	const [ok, value, err] = protected_call(read);
-	if (!ok || (value === undefined && err !== undefined)) {
-		module.log("error", "Could not read invite %s from storage: %s", redact(token), ok ? err : value);
+	const [ok, value] = logged(`read invite ${redact(token)} from storage`, read);
+	if (!ok) {
 		return $multi(undefined, "internal-error");
 	}
 	if (value === undefined) {
@@ -87,9 +87,8 @@ export function delete_account_invite_record(token: string): boolean {
 
 /** Every stored account invite (expired ones included), or nil when storage failed (logged). */
 export function read_all_account_invites(): LuaTable<string, InviteRecord> | undefined {
-	const [ok, records, err] = protected_call(read_all);
-	if (!ok || (records === undefined && err !== undefined)) {
-		module.log("error", "Could not read the pending invites from storage: %s", ok ? err : records);
+	const [ok, records] = logged("read the pending invites from storage", read_all);
+	if (!ok) {
 		return undefined;
 	}
 	return records ?? new LuaTable();
