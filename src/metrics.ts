@@ -51,6 +51,17 @@ export function count_token(via: "preauth" | "subscription", result: TokenResult
 	add(tokens, via, result);
 }
 
+/** How a refused token is counted, by its problem (mod_invites' names, and "token-void" for an invite whose account no longer stands). */
+export function refused_token(problem: string): TokenResult {
+	if (problem === "token-expired") {
+		return "expired";
+	}
+	if (problem === "token-void") {
+		return "void";
+	}
+	return problem === "internal-error" ? "unavailable" : "invalid";
+}
+
 export function count_limited(budget: string): void {
 	add(limited, budget);
 }

@@ -10,7 +10,7 @@
  * condition for "invalid invite".
  */
 import { release_other_claims, was_used } from "./invite_claims";
-import { count_token, type TokenResult } from "./metrics";
+import { count_token, refused_token } from "./metrics";
 import { describe_void, named_accounts, names_accounts, record_void } from "./invite_accounts";
 import { read_account_invite } from "./invite_records";
 import { get_account_invite, type InviteProblem } from "./invites";
@@ -61,17 +61,6 @@ function check_invite_accounts(invite: ValidInvite): PreauthProblem | undefined 
 	}
 	module.log("info", "Refusing %s", describe_void(void_problem));
 	return "token-void";
-}
-
-/** How a refused token is counted (metrics.ts). */
-function token_result(problem: PreauthProblem): TokenResult {
-	if (problem === "token-expired") {
-		return "expired";
-	}
-	if (problem === "token-void") {
-		return "void";
-	}
-	return problem === "internal-error" ? "unavailable" : "invalid";
 }
 
 /** Always handles the stanza (returns true): nobody else knows this payload. */
@@ -125,7 +114,7 @@ export function handle_preauth_iq(invites: ModInvites | undefined, event: Sessio
 		} else if (problem !== "internal-error") {
 			preauth_failed(origin);
 		}
-		count_token("preauth", token_result(problem ?? "token-invalid"));
+		count_token("preauth", refused_token(problem ?? "token-invalid"));
 		reply_invite_problem(origin, stanza, problem ?? "token-invalid");
 		return true;
 	}

@@ -4,7 +4,7 @@
  * requests.
  */
 import { claim_invite, release_invite } from "./invite_claims";
-import { count_token } from "./metrics";
+import { count_token, refused_token } from "./metrics";
 import { invite_used } from "./used_invites";
 import { check_named_accounts, describe_void, named_accounts } from "./invite_accounts";
 import { get_contact_invite } from "./invites";
@@ -160,7 +160,7 @@ export function approve_preauth_subscription(invites: ModInvites | undefined, ev
 				failed_pending.set(token, true);
 			}
 		}
-		count_token("subscription", problem === "internal-error" ? "unavailable" : problem === "token-expired" ? "expired" : "invalid");
+		count_token("subscription", refused_token(problem ?? "token-invalid"));
 		return undefined;
 	}
 	// The user it belongs to must still stand (13: not disabled). (Deleting the account deletes these invites with it.)
