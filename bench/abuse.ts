@@ -35,7 +35,6 @@
  * that time; the legitimate registration's wall clock (connect → preauth →
  * registered) and outcome; how the IQs were answered.
  */
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -45,7 +44,7 @@ import { stanzaError } from "../harness/clients/stanzas.js";
 import { Connection } from "../harness/clients/xmpp_client.js";
 import { fillInviteStore } from "./e2e.js";
 import { ROTATING_NETWORK, inNetworkNamespace, networkNamespaceProblem, rotatingAddress, runInNetworkNamespace } from "../harness/server/netns.js";
-import { RawSession } from "../harness/clients/raw_xmpp.js";
+import { RawSession, madeUpToken } from "../harness/clients/raw_xmpp.js";
 import { ATTACKER_ADDRESS, AuthoritativeServer, S2S_PORT, attackerDomains, s2sFlood, s2sServerOptions, writeHostsFile, type S2sRotation } from "../harness/clients/s2s_attacker.js";
 import { failedRuns, withRetry, type FailedRun } from "./retry.js";
 import { TARGETS } from "./targets.js";
@@ -173,8 +172,6 @@ export interface AbuseRun extends AbuseVariant {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 
-/** A made-up token of the shape mod_invites makes (util.id.medium: 18 random bytes, base64url). */
-const madeUpToken = () => randomBytes(18).toString("base64url");
 
 function emptyCounts(): FloodCounts {
 	return { connections: 0, failed_connections: 0, sent: 0, answers: {}, unanswered: 0, not_sent: 0, stream_errors: {}, hung_up: 0 };

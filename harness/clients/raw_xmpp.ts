@@ -3,6 +3,7 @@
  * streams and a raw client connection (TCP, STARTTLS, then whatever the
  * caller writes), where @xmpp/client would not let a client misbehave.
  */
+import { randomBytes } from "node:crypto";
 import net from "node:net";
 import { StringDecoder } from "node:string_decoder";
 import tls from "node:tls";
@@ -164,3 +165,5 @@ export class RawSession {
 	}
 }
 
+/** A made-up invite token of the shape mod_invites makes (util.id.medium: 18 random bytes, base64url), for attackers. */
+export const madeUpToken = (): string => randomBytes(18).toString("base64url");

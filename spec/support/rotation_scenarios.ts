@@ -12,7 +12,6 @@
  * The result counts the reads of mod_invites' store (one per token looked
  * up) through the test storage driver.
  */
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -20,7 +19,7 @@ import { namespaceInput, namespaceOutput, rotatingAddress } from "../../harness/
 import { ProsodyServer } from "../../harness/server/prosody_server.js";
 import type { ProsodyVersion } from "../../harness/server/prosody_sources.js";
 import { repoRoot } from "../../harness/server/prosody_sources.js";
-import { RawSession } from "../../harness/clients/raw_xmpp.js";
+import { RawSession, madeUpToken } from "../../harness/clients/raw_xmpp.js";
 import { AuthoritativeServer, S2S_PORT, attackerDomains, s2sFlood, s2sServerOptions, writeHostsFile, type S2sRotation } from "../../harness/clients/s2s_attacker.js";
 import { stanzaError } from "../../harness/clients/stanzas.js";
 
@@ -46,7 +45,6 @@ export interface ScenarioResult {
 	sent: number;
 }
 
-const madeUpToken = () => randomBytes(18).toString("base64url");
 const ca = () => readFileSync(path.join(repoRoot, ".cache/tls/localhost.crt"));
 
 
