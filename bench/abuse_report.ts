@@ -5,9 +5,8 @@
  * answered).
  */
 import { ROTATING_NETWORK } from "../harness/server/netns.js";
+import { table } from "./tables.js";
 import { ABUSE_LIMITS, ABUSE_TARGETS, REQUESTS_PER_DOMAIN, VICTIMS, isS2s, variantName, type AbuseRun, type LegitResult } from "./abuse.js";
-
-export type TableFn = (headers: string[], rows: string[][], left?: number) => string;
 
 const seconds = (s: number) => `${s.toFixed(2)} s`;
 const tick = (ok: boolean) => (ok ? " ✓" : " ✗");
@@ -29,7 +28,7 @@ export interface AbuseExtraColumns {
 }
 
 /** What `npm run bench` prints for the abuse runs: the lines of section 4. */
-export function abuseReport(runs: AbuseRun[], table: TableFn, extra?: AbuseExtraColumns): string[] {
+export function abuseReport(runs: AbuseRun[], extra?: AbuseExtraColumns): string[] {
 	if (runs.length === 0) return [];
 	const { iqs, pending, window, seconds: bound } = runs[0];
 	const out: string[] = [];

@@ -1,9 +1,19 @@
 /**
  * `npm run bench -- --compare FILE`: ours now against ours in a saved
  * result (a bench/results/latest.json of an earlier run, copied, or written
- * by --save-baseline). The tables get a "now/saved" column (ours now ÷ ours
- * saved) and "stock now/saved" (the same for the stock module: the machine's
- * drift between the two runs, as the stock module did not change).
+ * by --save-baseline). Save one before a change and compare after it:
+ *
+ *   npm run bench -- --save-baseline          (or: cp bench/results/latest.json SOMEWHERE)
+ *   npm run bench -- --compare bench/results/baseline.json
+ *
+ * (not to be confused with --baseline REV: that runs an earlier commit's
+ * module side by side, end to end, in the same run). Every row measured now
+ * and present in FILE — hook workloads (1, 1b, 1c), size and load (2),
+ * server CPU per registration (3a), the flood's server CPU (4a) — gets a
+ * "now/saved" column (ours now ÷ ours saved) and "stock now/saved" (the
+ * same for the stock module: the machine's drift between the two runs, as
+ * the stock module did not change). Registrations per second (3b) and the
+ * abuse latencies are not compared: the clients share the machine.
  *
  * A row is marked ✗ (regressed) when ours' now/saved is above the row's
  * threshold (TARGETS.compare) and ours' now/saved ÷ stock's now/saved is
@@ -154,3 +164,16 @@ export class Saved {
 
 /** Thresholds, for the heading lines. */
 export const COMPARE = TARGETS.compare;
+
+/** The now/saved columns of a table: none when not comparing. */
+export class Comparison {
+	constructor(readonly saved?: Saved) {}
+
+	get headers(): string[] {
+		return this.saved ? ["now/saved", "stock now/saved"] : [];
+	}
+
+	cells(section: Section, key: string, label: string, now: Pair, threshold?: number, minDifference?: number): string[] {
+		return this.saved ? this.saved.cells(section, key, label, now, threshold, minDifference) : [];
+	}
+}

@@ -3,6 +3,18 @@
  * under one Lua interpreter and Prosody version in the simulated Prosody,
  * ours against the stock module, its JSON lines read back; a process that
  * dies is reported and the workloads after it run in a new one.
+ *
+ * A hook process that dies (the OOM killer's SIGKILL, a crash, a non-zero
+ * exit) is reported in plain words — which workload, interpreter and store
+ * or roster size, and what it most likely means — and the other workloads
+ * and tables go on; the run then exits with status 1. The hook workloads
+ * stop the collector during a timed batch, so batch sizes are capped to
+ * keep a batch's heap growth under 256 MiB; each table shows the peak heap.
+ * To see the message: BENCH_HOOKS_FAIL=kill:TEXT (or exit:TEXT,
+ * error:TEXT) makes bench/hooks.lua kill itself with SIGKILL (exit 3, raise
+ * an error) when the workload whose name contains TEXT starts, e.g.
+ *
+ *   BENCH_HOOKS_FAIL='kill:10000 roster' npx tsx bench/run.ts --rounds 2 --skip-e2e --skip-abuse
  */
 import { spawnSync } from "node:child_process";
 import path from "node:path";

@@ -15,11 +15,14 @@
  *    and, for ours, the first load of this version, which reads every
  *    pending invite once.
  */
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import path from "node:path";
 import { Connection, xml } from "../harness/clients/xmpp_client.js";
 import { ProsodyServer, type Storage } from "../harness/server/prosody_server.js";
 import type { ProsodyVersion } from "../harness/server/prosody_sources.js";
 import { fillInviteStore } from "../harness/server/invite_filler.js";
 import { withRetry } from "./retry.js";
+import { median } from "./tables.js";
 import type { Element } from "ltx";
 
 export interface ScaleOptions {
@@ -94,8 +97,24 @@ async function registerOneByOne(server: ProsodyServer, tokens: string[], label: 
 	}
 }
 
+/**
+ * The server's data on tmpfs where there is one: a SQLite commit's fsync
+ * blocks the server, and on a virtual disk that took up to half a second
+ * at times, with either module (2026-12-01), so the longest block measured
+ * the disk. PostgreSQL runs with fsync off for the same reason.
+ */
+function scaleDataDir(storage: Storage): string | undefined {
+	return existsSync(TMPFS) ? mkdtempSync(path.join(TMPFS, `prosody-scale-${storage}-`)) : undefined;
+}
+const TMPFS = "/dev/shm";
+
 async function oneScaleRun(options: ScaleOptions, module: "built" | "stock", storage: Storage, pending: number): Promise<ScaleRun> {
-	const server = await ProsodyServer.start({ version: options.version, storage, module });
+	const dataDir = scaleDataDir(storage);
+	const removeData = () => dataDir !== undefined && rmSync(dataDir, { recursive: true, force: true });
+	const server = await ProsodyServer.start({ version: options.version, storage, module, dataDir }).catch((error: unknown) => {
+		removeData();
+		throw error;
+	});
 	try {
 		await server.createUser("pinger", "pinger-password");
 		const tokens = await fillInviteStore(server, pending, 2 * options.registrations);
@@ -133,6 +152,7 @@ async function oneScaleRun(options: ScaleOptions, module: "built" | "stock", sto
 		return { module, storage, pending, server_cpu_ms, longest_block_ms, load_cpu_ms, first_load_cpu_ms, ...catch_up };
 	} finally {
 		await server.stop();
+		removeData();
 	}
 }
 
@@ -162,12 +182,6 @@ export async function runScale(options: ScaleOptions, progress: (line: string) =
 	}
 	return runs;
 }
-
-const median = (xs: number[]): number => {
-	const sorted = [...xs].sort((a, b) => a - b);
-	const mid = Math.floor(sorted.length / 2);
-	return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 
 /** The median of each figure over the rounds of one module, storage and size. */
 export function scaleMedian(runs: ScaleRun[], module: "built" | "stock", storage: string, pending: number): (ScaleRun & { rounds: number; longest_block_max_ms: number }) | undefined {
