@@ -1618,8 +1618,8 @@ local ____exports = {}
 local ____invite_records = require("invite_records")
 local read_account_invite = ____invite_records.read_account_invite
 local read_contact_invite_expiry = ____invite_records.read_contact_invite_expiry
-local ____pending_invites = require("pending_invites")
-local is_pending_token = ____pending_invites.is_pending_token
+local ____prosody_require = require("prosody_require")
+local jid = ____prosody_require.jid
 local ____tokens = require("tokens")
 local redact = ____tokens.redact
 local function failed(what, token, err)
@@ -1646,21 +1646,88 @@ local function confirm_missing(read)
 	local value, problem = read()
 	return value == nil and problem == "token-invalid" and "token-invalid" or "internal-error"
 end
---- An invite valid for account registration (what `<preauth/>` presents).
--- A token not known to be pending has its record read first, as
--- invite_records.ts reads it: one without is invalid after that single
--- read (with file storage a parse of every pending invite), and
--- mod_invites is asked only about tokens that have a record; a store that
--- fails is "internal-error", never "invalid".
+--- The user store of mod_invites: token → expiry time of the user's contact invites.
+local function contact_invite_store()
+	return module:open_store("invite_token", "map")
+end
+--- mod_invites' `use()` of a valid invite, for the invites built here from
+-- a record read in its store: a single-use invite is deleted from the host
+-- store, and a contact invite from its user's store too (mod_invites
+-- 0.12.3, 13.0.1 and 13.0.6 alike). Unlike theirs, it says whether the
+-- host store let the invite go, so that the deletion needs no read to be
+-- confirmed (used_invites.ts).
+local function use_stored_invite(self)
+	if self.reusable == true then
+		return true
+	end
+	local store = contact_invite_store()
+	if self.username ~= nil then
+		local removed, err = store:set(self.username, self.token, nil)
+		if removed == nil then
+			module:log(
+				"warn",
+				"Could not delete contact invite %s from the store of %s: %s",
+				redact(self.token),
+				self.username,
+				err
+			)
+		end
+	end
+	local deleted = store:set(nil, self.token, nil)
+	return deleted ~= nil
+end
+--- What mod_invites' `get(token)` returns for account registration, built
+-- from the record already read (its get() in 0.12.3, 13.0.1 and 13.0.6:
+-- expiry checked, a contact invite's user as `username` and `inviter`).
+-- Undefined for a record of a shape it was not written in (mod_invites
+-- then decides).
+local function invite_from_record(token, record)
+	if type(record.expires) ~= "number" or type(record.uri) ~= "string" or record.type ~= "register" and record.type ~= "roster" then
+		return nil
+	end
+	if os.time() > record.expires then
+		return "token-expired"
+	end
+	local username
+	if record.type == "roster" then
+		if type(record.jid) ~= "string" then
+			return nil
+		end
+		username = jid.node(record.jid)
+	end
+	return {
+		token = token,
+		username = username,
+		inviter = username,
+		type = record.type,
+		uri = record.uri,
+		additional_data = record.additional_data,
+		reusable = record.reusable == true,
+		use = use_stored_invite
+	}
+end
+--- An invite valid for account registration (what `<preauth/>` presents),
+-- decided by one read of its record, as invite_records.ts reads it (with
+-- file storage a parse of every pending invite): one without a record is
+-- invalid, one with is the invite mod_invites' get() would return, and its
+-- use() says whether storage let it go. A store that fails is
+-- "internal-error", never "invalid". A record of another shape is left to
+-- mod_invites. With the invite, the record it was read from (for the
+-- accounts it names: invite_accounts.ts).
 function ____exports.get_account_invite(invites, token)
 	if invites == nil then
 		return not_loaded()
 	end
-	if not is_pending_token(token) then
-		local record, problem = read_account_invite(token)
-		if record == nil then
-			return nil, problem
-		end
+	local record, problem = read_account_invite(token)
+	if record == nil then
+		return nil, problem
+	end
+	local built = invite_from_record(token, record)
+	if type(built) == "string" then
+		return nil, built
+	end
+	if built ~= nil then
+		return built, nil, record
 	end
 	local ok, invite, err = pcall(invites.get, token, nil)
 	if not ok then
@@ -1669,17 +1736,7 @@ function ____exports.get_account_invite(invites, token)
 	if invite == nil then
 		return nil, err == "token-invalid" and confirm_missing(function() return read_account_invite(token) end) or err
 	end
-	return invite
-end
---- The user store of mod_invites: token → expiry time of the user's contact invites.
-local function contact_invite_store()
-	return module:open_store("invite_token", "map")
-end
-local function use_contact_invite(self)
-	local store = contact_invite_store()
-	store:set(self.username, self.token, nil)
-	store:set(nil, self.token, nil)
-	return true
+	return invite, nil, record
 end
 --- What 13's mod_invites returns for a contact invite made without
 -- registration rights, which 0.12.3's `get` fails on with a Lua error
@@ -1695,7 +1752,7 @@ local function contact_invite_from_store(token, username, expires)
 		type = "roster",
 		uri = (((("xmpp:" .. username) .. "@") .. module.host) .. "?roster;preauth=") .. token,
 		reusable = false,
-		use = use_contact_invite
+		use = use_stored_invite
 	}
 end
 --- An invite valid for subscribing to the local user `username` (XEP-0379).
@@ -1734,19 +1791,21 @@ end
 local function call_use(invite)
 	return invite:use()
 end
---- Marks an invite used. Returns false when mod_invites raised an error
--- (then it is logged).
+--- Marks an invite used: "deleted" when storage is known to have let it go
+-- (an invite built here); "unconfirmed" when mod_invites' own use() did it
+-- (it ignores storage errors), or it failed (a Lua error is logged).
 function ____exports.use_invite(invite)
-	local ok, err = pcall(call_use, invite)
+	local ok, deleted = pcall(call_use, invite)
 	if not ok then
 		module:log(
 			"error",
 			"mod_invites failed to mark invite %s used: %s",
 			redact(invite.token),
-			err
+			deleted
 		)
+		return "unconfirmed"
 	end
-	return ok
+	return invite.use == use_stored_invite and deleted == true and "deleted" or "unconfirmed"
 end
 return ____exports
  end,
@@ -1992,11 +2051,7 @@ local count_token = ____metrics.count_token
 local refused_token = ____metrics.refused_token
 local ____invite_accounts = require("invite_accounts")
 local describe_void = ____invite_accounts.describe_void
-local named_accounts = ____invite_accounts.named_accounts
-local names_accounts = ____invite_accounts.names_accounts
 local record_void = ____invite_accounts.record_void
-local ____invite_records = require("invite_records")
-local read_account_invite = ____invite_records.read_account_invite
 local ____invites = require("invites")
 local get_account_invite = ____invites.get_account_invite
 local ____prosody_require = require("prosody_require")
@@ -2022,17 +2077,10 @@ local function reply_invite_problem(origin, stanza, problem)
 	end
 end
 --- Whether the local accounts a valid invite names (its creator, the
--- account it resets) still stand. Only such invites cost more reads: the
--- stored record (for its creation time) and each named account.
-local function check_invite_accounts(invite)
+-- account it resets) still stand, by its stored record (for its creation
+-- time). Only such invites cost more reads: each named account.
+local function check_invite_accounts(record)
 	local host = module.host
-	if not names_accounts(named_accounts(invite, host)) then
-		return nil
-	end
-	local record, problem = read_account_invite(invite.token)
-	if record == nil then
-		return problem
-	end
 	local void_problem = record_void(record, host, true)
 	if void_problem == nil then
 		return nil
@@ -2085,8 +2133,8 @@ function ____exports.handle_preauth_iq(invites, event)
 		end
 		return true
 	end
-	local invite, invite_problem = get_account_invite(invites, token)
-	local problem = invite == nil and invite_problem or (was_used(token) and "token-invalid" or check_invite_accounts(invite))
+	local invite, invite_problem, record = get_account_invite(invites, token)
+	local problem = invite == nil and invite_problem or (was_used(token) and "token-invalid" or check_invite_accounts(record))
 	if invite == nil or problem ~= nil then
 		if problem == "token-void" then
 			forget_invite(token)
@@ -2223,13 +2271,16 @@ end
 -- know is told (see above). Called by registration, password reset and
 -- XEP-0379 alike.
 function ____exports.invite_used(invite)
-	use_invite(invite)
+	local used = use_invite(invite)
 	if invite.reusable then
 		release_invite(invite.token)
 		return
 	end
 	mark_used(invite.token)
 	forget_invite(invite.token)
+	if used == "deleted" then
+		return
+	end
 	local ok, err = pcall(confirm_recorded, invite)
 	if not ok then
 		module:log(

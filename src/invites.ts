@@ -1,12 +1,18 @@
 /**
  * Calls into mod_invites, protected: a Lua error raised by mod_invites or by
  * its storage is logged and reported as "internal-error", never thrown
- * through one of our hooks.
+ * through one of our hooks. An account invite is decided by one read of
+ * its record instead (what mod_invites' get() reads, and builds its answer
+ * from), and used by a deletion whose result is seen: so that neither a
+ * made-up token, nor an invite made before a restart, nor confirming a
+ * use costs another read of the invite store (with file storage, a parse
+ * of every pending invite). spec/build/mod_invites_mirror.test.ts fails
+ * when a Prosody version's get() or use() is not the one mirrored here.
  */
 import { read_account_invite, read_contact_invite_expiry, type RecordProblem } from "./invite_records";
-import { is_pending_token } from "./pending_invites";
+import { jid } from "./prosody_require";
 import { redact } from "./tokens";
-import type { InviteError, ModInvites, ValidInvite } from "./types/mod_invites";
+import type { InviteError, InviteRecord, ModInvites, ValidInvite } from "./types/mod_invites";
 
 /** Why an invite cannot be used: mod_invites' own reasons, or a failure to ask it. */
 export type InviteProblem = InviteError | "internal-error";
@@ -37,25 +43,91 @@ function confirm_missing(read: (this: void) => LuaMultiReturn<[unknown] | [undef
 	return value === undefined && problem === "token-invalid" ? "token-invalid" : "internal-error";
 }
 
+/** The user store of mod_invites: token → expiry time of the user's contact invites. */
+function contact_invite_store() {
+	return module.open_store<number>("invite_token", "map");
+}
+
 /**
- * An invite valid for account registration (what `<preauth/>` presents).
- * A token not known to be pending has its record read first, as
- * invite_records.ts reads it: one without is invalid after that single
- * read (with file storage a parse of every pending invite), and
- * mod_invites is asked only about tokens that have a record; a store that
- * fails is "internal-error", never "invalid".
+ * mod_invites' `use()` of a valid invite, for the invites built here from
+ * a record read in its store: a single-use invite is deleted from the host
+ * store, and a contact invite from its user's store too (mod_invites
+ * 0.12.3, 13.0.1 and 13.0.6 alike). Unlike theirs, it says whether the
+ * host store let the invite go, so that the deletion needs no read to be
+ * confirmed (used_invites.ts).
  */
-export function get_account_invite(invites: ModInvites | undefined, token: string): Checked<ValidInvite> {
+function use_stored_invite(this: ValidInvite): boolean {
+	if (this.reusable === true) {
+		return true;
+	}
+	const store = contact_invite_store();
+	if (this.username !== undefined) {
+		const [removed, err] = store.set(this.username, this.token, undefined);
+		if (removed === undefined) {
+			module.log("warn", "Could not delete contact invite %s from the store of %s: %s", redact(this.token), this.username, err);
+		}
+	}
+	const [deleted] = store.set(undefined, this.token, undefined);
+	return deleted !== undefined;
+}
+
+/**
+ * What mod_invites' `get(token)` returns for account registration, built
+ * from the record already read (its get() in 0.12.3, 13.0.1 and 13.0.6:
+ * expiry checked, a contact invite's user as `username` and `inviter`).
+ * Undefined for a record of a shape it was not written in (mod_invites
+ * then decides).
+ */
+function invite_from_record(token: string, record: InviteRecord): ValidInvite | InviteError | undefined {
+	if (type(record.expires) !== "number" || type(record.uri) !== "string" || (record.type !== "register" && record.type !== "roster")) {
+		return undefined;
+	}
+	if (os.time() > record.expires) {
+		return "token-expired";
+	}
+	let username: string | undefined;
+	if (record.type === "roster") {
+		if (type(record.jid) !== "string") {
+			return undefined;
+		}
+		username = jid.node(record.jid);
+	}
+	return {
+		token,
+		username,
+		inviter: username,
+		type: record.type,
+		uri: record.uri,
+		additional_data: record.additional_data,
+		reusable: record.reusable === true,
+		use: use_stored_invite,
+	};
+}
+
+/**
+ * An invite valid for account registration (what `<preauth/>` presents),
+ * decided by one read of its record, as invite_records.ts reads it (with
+ * file storage a parse of every pending invite): one without a record is
+ * invalid, one with is the invite mod_invites' get() would return, and its
+ * use() says whether storage let it go. A store that fails is
+ * "internal-error", never "invalid". A record of another shape is left to
+ * mod_invites. With the invite, the record it was read from (for the
+ * accounts it names: invite_accounts.ts).
+ */
+export function get_account_invite(invites: ModInvites | undefined, token: string): LuaMultiReturn<[ValidInvite, undefined, InviteRecord] | [undefined, InviteProblem]> {
 	if (invites === undefined) {
 		return not_loaded();
 	}
-	// A token known to be pending (made here, or found in storage) is a
-	// real invite: mod_invites is asked at once, one read as before.
-	if (!is_pending_token(token)) {
-		const [record, problem] = read_account_invite(token);
-		if (record === undefined) {
-			return $multi(undefined, problem);
-		}
+	const [record, problem] = read_account_invite(token);
+	if (record === undefined) {
+		return $multi(undefined, problem);
+	}
+	const built = invite_from_record(token, record);
+	if (typeof built === "string") {
+		return $multi(undefined, built);
+	}
+	if (built !== undefined) {
+		return $multi(built, undefined, record);
 	}
 	const [ok, invite, err] = protected_call(invites.get, token, undefined);
 	if (!ok) {
@@ -64,19 +136,7 @@ export function get_account_invite(invites: ModInvites | undefined, token: strin
 	if (invite === undefined) {
 		return $multi(undefined, err === "token-invalid" ? confirm_missing(() => read_account_invite(token)) : err);
 	}
-	return $multi(invite);
-}
-
-/** The user store of mod_invites: token → expiry time of the user's contact invites. */
-function contact_invite_store() {
-	return module.open_store<number>("invite_token", "map");
-}
-
-function use_contact_invite(this: ValidInvite): boolean {
-	const store = contact_invite_store();
-	store.set(this.username, this.token, undefined);
-	store.set(undefined, this.token, undefined);
-	return true;
+	return $multi(invite, undefined, record);
 }
 
 /**
@@ -95,7 +155,7 @@ function contact_invite_from_store(token: string, username: string, expires: num
 		type: "roster",
 		uri: `xmpp:${username}@${module.host}?roster;preauth=${token}`,
 		reusable: false,
-		use: use_contact_invite,
+		use: use_stored_invite,
 	};
 }
 
@@ -135,13 +195,15 @@ function call_use(invite: ValidInvite): boolean {
 }
 
 /**
- * Marks an invite used. Returns false when mod_invites raised an error
- * (then it is logged).
+ * Marks an invite used: "deleted" when storage is known to have let it go
+ * (an invite built here); "unconfirmed" when mod_invites' own use() did it
+ * (it ignores storage errors), or it failed (a Lua error is logged).
  */
-export function use_invite(invite: ValidInvite): boolean {
-	const [ok, err] = pcall(call_use, invite);
+export function use_invite(invite: ValidInvite): "deleted" | "unconfirmed" {
+	const [ok, deleted] = pcall(call_use, invite);
 	if (!ok) {
-		module.log("error", "mod_invites failed to mark invite %s used: %s", redact(invite.token), err);
+		module.log("error", "mod_invites failed to mark invite %s used: %s", redact(invite.token), deleted);
+		return "unconfirmed";
 	}
-	return ok;
+	return invite.use === use_stored_invite && deleted === true ? "deleted" : "unconfirmed";
 }

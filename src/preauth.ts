@@ -11,15 +11,14 @@
  */
 import { release_other_claims, was_used } from "./invite_claims";
 import { count_token, refused_token } from "./metrics";
-import { describe_void, named_accounts, names_accounts, record_void } from "./invite_accounts";
-import { read_account_invite } from "./invite_records";
+import { describe_void, record_void } from "./invite_accounts";
 import { get_account_invite, type InviteProblem } from "./invites";
 import { st } from "./prosody_require";
 import { check_token, redact } from "./tokens";
 import { preauth_failed, preauth_limit } from "./token_limits";
 import { forget_invite, is_pending_token } from "./pending_invites";
 import type { SessionStanzaEvent } from "./types/events";
-import type { ModInvites, ValidInvite } from "./types/mod_invites";
+import type { InviteRecord, ModInvites } from "./types/mod_invites";
 import type { Session } from "./types/session";
 import type { Stanza } from "./types/stanza";
 
@@ -40,18 +39,11 @@ function reply_invite_problem(origin: Session, stanza: Stanza, problem: PreauthP
 
 /**
  * Whether the local accounts a valid invite names (its creator, the
- * account it resets) still stand. Only such invites cost more reads: the
- * stored record (for its creation time) and each named account.
+ * account it resets) still stand, by its stored record (for its creation
+ * time). Only such invites cost more reads: each named account.
  */
-function check_invite_accounts(invite: ValidInvite): PreauthProblem | undefined {
+function check_invite_accounts(record: InviteRecord): PreauthProblem | undefined {
 	const host = module.host;
-	if (!names_accounts(named_accounts(invite, host))) {
-		return undefined;
-	}
-	const [record, problem] = read_account_invite(invite.token);
-	if (record === undefined) {
-		return problem;
-	}
 	const void_problem = record_void(record, host, true);
 	if (void_problem === undefined) {
 		return undefined;
@@ -103,9 +95,9 @@ export function handle_preauth_iq(invites: ModInvites | undefined, event: Sessio
 		return true;
 	}
 
-	const [invite, invite_problem] = get_account_invite(invites, token);
+	const [invite, invite_problem, record] = get_account_invite(invites, token);
 	// A single-use invite used here is refused, also when storage still holds it (used_invites.ts).
-	const problem: PreauthProblem | undefined = invite === undefined ? invite_problem : was_used(token) ? "token-invalid" : check_invite_accounts(invite);
+	const problem: PreauthProblem | undefined = invite === undefined ? invite_problem : was_used(token) ? "token-invalid" : check_invite_accounts(record!);
 	if (invite === undefined || problem !== undefined) {
 		// mod_invites has logged why, at debug level. A void invite is a real
 		// token, not a guess: it costs no budget, and is no longer pending.

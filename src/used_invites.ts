@@ -11,7 +11,9 @@
  *     reserved (pending_invites.ts);
  *  4. the use is confirmed: mod_invites ignores a failed delete (its
  *     `use()` returns true regardless), which would leave a used invite
- *     valid after a restart. A single-use invite whose record is still in
+ *     valid after a restart. An invite built in invites.ts says whether
+ *     its deletion succeeded; one of mod_invites' own (a web registration,
+ *     XEP-0379) is read back. A single-use invite whose record is still in
  *     mod_invites' host store afterwards is written to this module's store
  *     "invites_register_unrecorded" (token → expiry), refused from then on,
  *     across restarts too, and deleted again every RETRY_SECONDS until the
@@ -110,13 +112,16 @@ function confirm_recorded(invite: ValidInvite): void {
  * XEP-0379 alike.
  */
 export function invite_used(invite: ValidInvite): void {
-	use_invite(invite);
+	const used = use_invite(invite);
 	if (invite.reusable) {
 		release_invite(invite.token);
 		return;
 	}
 	mark_used(invite.token);
 	forget_invite(invite.token);
+	if (used === "deleted") {
+		return; // storage said so: nothing to confirm
+	}
 	// (A contact invite without registration was never in the host store: it reads as deleted.)
 	const [ok, err] = pcall(confirm_recorded, invite);
 	if (!ok) {

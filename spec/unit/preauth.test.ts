@@ -58,6 +58,42 @@ describe.each(prosodyVersions)("preauth IQ on Prosody %s", (version) => {
 		expect(sim.hostReads("invite_token") - before).toBe(1);
 	});
 
+	test("an invite this server does not know to be pending (written by another process) costs one read, and registers", () => {
+		const sim = sims.create({ version });
+		const invite = sim.invites.createElsewhere(undefined);
+		const client = sim.connect();
+		const before = sim.hostReads("invite_token");
+		expect(sim.preauth(client, invite.token).attrs.type).toBe("result");
+		expect(sim.hostReads("invite_token") - before).toBe(1);
+		expect(sim.sessionField(client, "validated_invite")).toMatchObject({ token: invite.token, type: "register", uri: invite.uri });
+		expect(sim.register(client, "alice").attrs.type).toBe("result");
+		expect(sim.invites.isValid(invite.token)).toBe(false);
+	});
+
+	test("a contact invite made before a restart costs one read, and the invitee and inviter subscribe to each other", () => {
+		const sim = sims.create({ version });
+		sim.createUser("alice");
+		const invite = sim.invites.createContact("alice", true);
+		sim.call(`assert(sim.modulemanager.reload(sim.host, "invites_register"))`); // forgets what it saw made
+		const client = sim.connect();
+		const before = sim.hostReads("invite_token");
+		expect(sim.preauth(client, invite.token).attrs.type).toBe("result");
+		expect(sim.hostReads("invite_token") - before).toBe(1);
+		expect(sim.sessionField(client, "validated_invite")).toMatchObject({ token: invite.token, type: "roster", username: "alice", inviter: "alice" });
+		expect(sim.register(client, "bob").attrs.type).toBe("result");
+		expect(sim.rosterItem("alice", "bob@example.com")).toMatchObject({ subscription: "both" });
+		expect(sim.rosterItem("bob", "alice@example.com")).toMatchObject({ subscription: "both" });
+		expect(sim.invites.isValid(invite.token)).toBe(false);
+		expect(sim.stored("invite_token", "alice") ?? {}).not.toHaveProperty(invite.token);
+	});
+
+	test("an invite made before a restart that has expired is refused as expired", () => {
+		const sim = sims.create({ version });
+		const invite = sim.invites.createElsewhere(undefined, 60);
+		sim.advance(61);
+		expect(stanzaError(sim.preauth(sim.connect(), invite.token))).toEqual({ type: "cancel", condition: "item-not-found", text: "The invite token has expired" });
+	});
+
 	test("an expired token is refused as expired", () => {
 		const sim = sims.create({ version });
 		const invite = sim.invites.createAccount(undefined, undefined, 60);

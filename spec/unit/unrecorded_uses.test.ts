@@ -20,6 +20,18 @@ const warned = (sim: ProsodySim) => sim.logs("error").some((l) => /was used, but
 describe.each(prosodyVersions)("uses that storage did not record, on Prosody %s", (version) => {
 	const sims = simulators();
 
+	test("a use that storage confirmed is not read back: a registration reads the invite store at <preauth/> and at its re-check only", () => {
+		const sim = sims.create({ version });
+		const invite = sim.invites.createAccount();
+		const before = sim.hostReads("invite_token");
+		const client = sim.connect();
+		expect(sim.preauth(client, invite.token).attrs.type).toBe("result");
+		expect(sim.register(client, "alice").attrs.type).toBe("result");
+		expect(sim.hostReads("invite_token") - before).toBe(2);
+		expect(warned(sim)).toBe(false);
+		expect(sim.invites.isValid(invite.token)).toBe(false);
+	});
+
 	test("a single-use invite whose deletion failed is refused, also after a restart, and deleted once storage works", () => {
 		const sim = sims.create({ version });
 		const invite = sim.invites.createAccount();
