@@ -76,9 +76,10 @@ export function read_contact_invite_expiry(username: string, token: string): Lua
 export function delete_account_invite_record(token: string): boolean {
 	const [ok, deleted, err] = pcall(() => {
 		by_token ??= module.open_store<InviteRecord>("invite_token", "map");
-		return by_token.set(undefined, token, undefined);
+		const [done, problem] = by_token.set(undefined, token, undefined);
+		return $multi(done === true, problem); // only true is success (a driver may answer false, err)
 	});
-	if (!ok || deleted === undefined) {
+	if (!ok || !deleted) {
 		module.log("warn", "Could not delete invite %s from storage: %s", redact(token), ok ? err : deleted);
 		return false;
 	}

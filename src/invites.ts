@@ -43,6 +43,18 @@ function confirm_missing(read: (this: void) => LuaMultiReturn<[unknown] | [undef
 	return value === undefined && problem === "token-invalid" ? "token-invalid" : "internal-error";
 }
 
+/**
+ * The Prosody series whose mod_invites get() and use() are mirrored below
+ * (spec/build/mod_invites_mirror.test.ts checks 0.12.3, 13.0.1 and
+ * 13.0.6; a point release of a series fixes bugs). On another, mod_invites
+ * decides, at the cost of one more read per registration.
+ */
+const release = prosody.version ?? "";
+const mirrored = string.match(release, "^0%.12%.")[0] !== undefined || string.match(release, "^13%.0%.")[0] !== undefined;
+if (!mirrored) {
+	module.log("info", "mod_invites of Prosody %s was not checked against this module: invites are checked by mod_invites itself (one more read of its store per registration)", prosody.version ?? "(unknown version)");
+}
+
 /** The user store of mod_invites: token → expiry time of the user's contact invites. */
 function contact_invite_store() {
 	return module.open_store<number>("invite_token", "map");
@@ -68,18 +80,24 @@ function use_stored_invite(this: ValidInvite): boolean {
 		}
 	}
 	const [deleted] = store.set(undefined, this.token, undefined);
-	return deleted !== undefined;
+	return deleted === true;
 }
 
 /**
  * What mod_invites' `get(token)` returns for account registration, built
  * from the record already read (its get() in 0.12.3, 13.0.1 and 13.0.6:
  * expiry checked, a contact invite's user as `username` and `inviter`).
- * Undefined for a record of a shape it was not written in (mod_invites
- * then decides).
+ * Undefined for a record of a shape mod_invites does not write, or on a
+ * Prosody whose mod_invites was not checked (mod_invites then decides).
  */
 function invite_from_record(token: string, record: InviteRecord): ValidInvite | InviteError | undefined {
-	if (type(record.expires) !== "number" || type(record.uri) !== "string" || (record.type !== "register" && record.type !== "roster")) {
+	if (
+		!mirrored ||
+		type(record.expires) !== "number" ||
+		type(record.uri) !== "string" ||
+		(record.type !== "register" && record.type !== "roster") ||
+		(record.reusable !== undefined && type(record.reusable) !== "boolean")
+	) {
 		return undefined;
 	}
 	if (os.time() > record.expires) {

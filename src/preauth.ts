@@ -99,8 +99,8 @@ export function handle_preauth_iq(invites: ModInvites | undefined, event: Sessio
 	// A single-use invite used here is refused, also when storage still holds it (used_invites.ts).
 	const problem: PreauthProblem | undefined = invite === undefined ? invite_problem : was_used(token) ? "token-invalid" : check_invite_accounts(record!);
 	if (invite === undefined || problem !== undefined) {
-		// mod_invites has logged why, at debug level. A void invite is a real
-		// token, not a guess: it costs no budget, and is no longer pending.
+		// A void invite is a real token, not a guess: it costs no budget, and
+		// is no longer pending.
 		if (problem === "token-void") {
 			forget_invite(token);
 		} else if (problem !== "internal-error") {

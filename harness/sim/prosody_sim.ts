@@ -11,7 +11,7 @@
 import path from "node:path";
 import { Element, parse } from "ltx";
 import { LuaRef, LuaState, type ToLua } from "./lua_state.js";
-import { builtModuleDir, prosodySource, repoRoot, type ProsodyVersion } from "../server/prosody_sources.js";
+import { builtModuleDir, prosodyRelease, prosodySource, repoRoot, type ProsodyVersion } from "../server/prosody_sources.js";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export interface LogEntry {
@@ -79,6 +79,7 @@ export class ProsodySim {
 			{
 				source: prosodySource(options.version),
 				version: options.version,
+				release: prosodyRelease(options.version),
 				plugin_paths: options.module === "stock" ? [] : [builtModuleDir],
 				config: options.config ?? {},
 				modules: options.modules,

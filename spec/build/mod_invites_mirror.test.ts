@@ -76,7 +76,16 @@ describe.each(serverVersions)("mod_invites of Prosody %s", (version) => {
 		expect(REUSABLE.map((reusable) => flat(GET.replace("REUSABLE", reusable)))).toContain(luaFunction(source, "get(token, username)"));
 	});
 
-	test("use() is the one src/invites.ts mirrors", () => {
+	test("use() is the one src/invites.ts mirrors, and the invites it returns have no other method", () => {
 		expect(luaFunction(source, "valid_invite_methods:use()")).toBe(flat(USE));
+		expect(source.match(/valid_invite_methods[.:][a-z_]+/g)).toEqual(["valid_invite_methods:use"]);
+	});
+
+	test("its store and its jid_node are the ones src/invites.ts reads and uses", () => {
+		// Every assignment of token_storage opens the same store (the module's own, and the shell's).
+		const stores = [...source.matchAll(/token_storage = (.*);/g)].map((m) => m[1]);
+		expect(stores.length).toBeGreaterThan(0);
+		expect(new Set(stores)).toEqual(new Set(['module:open_store("invite_token", "map")']));
+		expect(source).toMatch(/^local jid_node = require "(?:prosody\.)?util\.jid"\.node;$/m);
 	});
 });

@@ -87,6 +87,33 @@ describe.each(prosodyVersions)("preauth IQ on Prosody %s", (version) => {
 		expect(sim.stored("invite_token", "alice") ?? {}).not.toHaveProperty(invite.token);
 	});
 
+	test("on a Prosody whose mod_invites this module was not checked against, mod_invites decides (one more read), and the invite registers", () => {
+		const sim = sims.create({ version });
+		sim.call(`sim.prosody.version = "14.0.0"; assert(sim.modulemanager.reload(sim.host, "invites_register"))`);
+		expect(sim.logs("info").some((l) => /mod_invites of Prosody 14\.0\.0 was not checked against this module/.test(l.message))).toBe(true);
+		const invite = sim.invites.createElsewhere(undefined);
+		const client = sim.connect();
+		const before = sim.hostReads("invite_token");
+		expect(sim.preauth(client, invite.token).attrs.type).toBe("result");
+		expect(sim.hostReads("invite_token") - before).toBe(2);
+		expect(sim.register(client, "alice").attrs.type).toBe("result");
+		expect(sim.invites.isValid(invite.token)).toBe(false);
+		expect(stanzaError(sim.preauth(sim.connect(), invite.token))?.condition).toBe("item-not-found");
+	});
+
+	test("a record of a shape mod_invites does not write (reusable = 1) is left to mod_invites, which takes it as reusable", () => {
+		const sim = sims.create({ version });
+		const token = "OddShapeReusable00000000";
+		sim.call(
+			`local token = ...; assert(sim.storage.open(sim.host, "invite_token", "map"):set(nil, token, { type = "register", jid = sim.host, token = token, allow_registration = true, uri = "xmpp:" .. sim.host .. "?register;preauth=" .. token, created_at = sim.now, expires = sim.now + 3600, reusable = 1 }))`,
+			token,
+		);
+		const client = sim.connect();
+		expect(sim.preauth(client, token).attrs.type).toBe("result");
+		expect(sim.register(client, "alice").attrs.type).toBe("result");
+		expect(sim.invites.isValid(token)).toBe(true);
+	});
+
 	test("an invite made before a restart that has expired is refused as expired", () => {
 		const sim = sims.create({ version });
 		const invite = sim.invites.createElsewhere(undefined, 60);

@@ -40,6 +40,8 @@ local DEFAULT_MODULES = { "presence", "invites_register" };
 --- Creates a simulated server with one virtual host.
 -- opts.source        Prosody's Lua source (e.g. /usr/lib/prosody)
 -- opts.version       "0.12" or "13": how "prosody.*" module names resolve
+-- opts.release       prosody.version, as the source's prosody.version file
+--                    says ("13.0.6"); read from it when not given (real Lua)
 -- opts.plugin_paths  folders searched for modules before Prosody's own
 -- opts.host          the virtual host (default "example.com")
 -- opts.config        options for that host; opts.global_config for "*"
@@ -50,11 +52,22 @@ local DEFAULT_MODULES = { "presence", "invites_register" };
 -- opts.log_levels    use Prosody's own util.logger with sinks for just these
 --                    levels (as a server logging at "info" would); by
 --                    default every level is captured into sim.logs
+--- The release in a Prosody source folder's prosody.version file (nil
+-- without io, as under fengari: the caller passes opts.release there).
+local function read_release(source)
+	local file = io and io.open and io.open(source .. "/prosody.version");
+	if not file then return nil; end
+	local release = file:read("*l");
+	file:close();
+	return release and release:match("^%s*(.-)%s*$");
+end
+
 function Sim.new(opts)
 	opts = opts or {};
 	local self = setmetatable({}, Sim);
 	self.source = assert(opts.source, "opts.source: Prosody's Lua source folder");
 	self.version = opts.version or "0.12";
+	self.release = opts.release or read_release(self.source);
 	self.host = opts.host or "example.com";
 	self.now = opts.now or os.time();
 	local seed = opts.seed or 1;
@@ -193,6 +206,7 @@ function Sim:_make_environment(process_type, log_levels)
 		events = events.new(),
 		paths = { source = self.source, config = ".", data = "/nonexistent", plugins = "" },
 		platform = "posix",
+		version = self.release,
 	};
 	env.prosody = self.prosody;
 	if self.version ~= "0.12" then
