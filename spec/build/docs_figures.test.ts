@@ -17,7 +17,7 @@ function optionsInSource(): Map<string, string | undefined> {
 	const srcDir = path.join(repoRoot, "src");
 	for (const file of readdirSync(srcDir).filter((f) => f.endsWith(".ts"))) {
 		const source = readFileSync(path.join(srcDir, file), "utf8");
-		for (const m of source.matchAll(/_option(?:_number|_boolean|_string)?\("([a-z0-9_]+)"(?=(?:,\s*([a-z0-9_.]+|"[^"]*"))?)/g)) {
+		for (const m of source.matchAll(/_option(?:_[a-z]+)?\("([a-z0-9_]+)"(?=(?:,\s*([^,)]+))?)/g)) {
 			if (m[1] === "sql") continue; // Prosody's own, read as mod_storage_sql does
 			const fallback = m[2]?.startsWith("module.get_option") ? "option:" : undefined; // (the lookahead leaves the nested call to be matched too)
 			if (!options.has(m[1])) options.set(m[1], fallback ?? m[2]);
@@ -46,7 +46,11 @@ describe("the documents", () => {
 
 	test("the README's configuration table gives the defaults the module reads", () => {
 		const readme = read("README.markdown");
-		const section = readme.slice(readme.indexOf("\nConfiguration\n"));
+		// The first table under "Configuration": its lines, up to the first that is not a row.
+		const lines = readme.slice(readme.indexOf("\nConfiguration\n")).split("\n");
+		const first = lines.findIndex((line) => line.startsWith("|"));
+		const end = lines.findIndex((line, i) => i > first && !line.startsWith("|"));
+		const section = lines.slice(first, end).join("\n");
 		const rows = [...section.matchAll(/^\| ([a-z0-9_]+) +\|.*\| (.+?) \|$/gm)].map((m) => ({ name: m[1], cell: m[2] }));
 		expect(rows.length).toBeGreaterThan(8);
 		const options = optionsInSource();
