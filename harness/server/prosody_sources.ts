@@ -15,9 +15,9 @@ import path from "node:path";
 export const repoRoot = path.resolve(import.meta.dirname, "../..");
 
 export type ProsodyVersion = "0.12" | "13" | "13-latest";
-/** The versions the simulated unit tests run on (Prosody's Lua code of each). */
-export const prosodyVersions: ProsodyVersion[] = ["0.12", "13"];
-/** The versions the end-to-end tests start real servers of: also the newest 13.x Debian has. */
+/** The versions the simulated unit tests run on (Prosody's Lua code of each): 0.12.3, 13.0.1 and the newest 13.x Debian has. */
+export const prosodyVersions: ProsodyVersion[] = ["0.12", "13", "13-latest"];
+/** The versions the end-to-end tests start real servers of. */
 export const serverVersions: ProsodyVersion[] = ["0.12", "13", "13-latest"];
 
 /** 0.12 unpacked (on trixie, whose own Prosody is 13), else bookworm's installed package. */

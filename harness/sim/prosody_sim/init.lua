@@ -137,7 +137,7 @@ function Sim:_make_environment(process_type, log_levels)
 	local stub_builders = {
 		["util.encodings"] = stubs.encodings, ["util.table"] = stubs.table, ["util.random"] = stubs.random,
 		["util.time"] = stubs.time, ["util.pposix"] = stubs.pposix, ["util.compat"] = stubs.compat,
-		["util.sasl"] = stubs.sasl, ["socket.url"] = stubs.socket_url, ["util.timer"] = stubs.timer,
+		["util.sasl"] = stubs.sasl, ["socket.url"] = stubs.socket_url, ["util.timer"] = stubs.timer, ["util.net"] = stubs.net,
 		["core.statsmanager"] = stubs.statsmanager, ["util.logger"] = stubs.logger,
 		["core.storagemanager"] = function () return sim.storage.manager; end,
 		["core.modulemanager"] = function () return sim.modulemanager; end,

@@ -117,6 +117,40 @@ function stubs.sasl()
 	return { new = function () return {}; end };
 end
 
+-- util.net (a C module): only pton(), which 13.0.6's util.jid uses to tell
+-- an IP literal host from a domain. An address in binary, or nil.
+function stubs.net()
+	local function pton(ip)
+		if type(ip) ~= "string" then return nil; end
+		local a, b, c, d = ip:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$");
+		if a then
+			local bytes = { tonumber(a), tonumber(b), tonumber(c), tonumber(d) };
+			for _, n in ipairs(bytes) do if n > 255 then return nil; end end
+			return string.char(bytes[1], bytes[2], bytes[3], bytes[4]);
+		end
+		if not ip:match("^[%x:]+$") or select(2, ip:gsub("::", "")) > 1 then return nil; end
+		local head, tail = ip:match("^(.-)::(.*)$");
+		local function groups(text)
+			local list = {};
+			for group in text:gmatch("[^:]+") do
+				if #group > 4 then return nil; end
+				list[#list + 1] = tonumber(group, 16);
+			end
+			return list;
+		end
+		local left, right = groups(head or ip), groups(tail or "");
+		if not left or not right or #left + #right > 8 or (not head and #left ~= 8) then return nil; end
+		local all = {};
+		for _, n in ipairs(left) do all[#all + 1] = n; end
+		for _ = 1, 8 - #left - #right do all[#all + 1] = 0; end
+		for _, n in ipairs(right) do all[#all + 1] = n; end
+		local out = {};
+		for i, n in ipairs(all) do out[i] = string.char(math.floor(n / 256), n % 256); end
+		return table.concat(out);
+	end
+	return { pton = pton };
+end
+
 -- socket.url: only build() is used (mod_invites makes xmpp: URIs).
 function stubs.socket_url()
 	return {
