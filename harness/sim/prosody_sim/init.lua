@@ -37,9 +37,19 @@ end
 
 local DEFAULT_MODULES = { "presence", "invites_register" };
 
+--- The release in a Prosody source folder's prosody.version file (nil
+-- without io, as under fengari: the caller passes opts.release there).
+local function read_release(source)
+	local file = io and io.open and io.open(source .. "/prosody.version");
+	if not file then return nil; end
+	local release = file:read("*l");
+	file:close();
+	return release and release:match("^%s*(.-)%s*$");
+end
+
 --- Creates a simulated server with one virtual host.
 -- opts.source        Prosody's Lua source (e.g. /usr/lib/prosody)
--- opts.version       "0.12" or "13": how "prosody.*" module names resolve
+-- opts.version       "0.12", "13" or "13-latest": how "prosody.*" module names resolve
 -- opts.release       prosody.version, as the source's prosody.version file
 --                    says ("13.0.6"); read from it when not given (real Lua)
 -- opts.plugin_paths  folders searched for modules before Prosody's own
@@ -52,16 +62,6 @@ local DEFAULT_MODULES = { "presence", "invites_register" };
 -- opts.log_levels    use Prosody's own util.logger with sinks for just these
 --                    levels (as a server logging at "info" would); by
 --                    default every level is captured into sim.logs
---- The release in a Prosody source folder's prosody.version file (nil
--- without io, as under fengari: the caller passes opts.release there).
-local function read_release(source)
-	local file = io and io.open and io.open(source .. "/prosody.version");
-	if not file then return nil; end
-	local release = file:read("*l");
-	file:close();
-	return release and release:match("^%s*(.-)%s*$");
-end
-
 function Sim.new(opts)
 	opts = opts or {};
 	local self = setmetatable({}, Sim);
