@@ -381,18 +381,18 @@ function ____exports.read_contact_invite_expiry(username, token)
 		end
 	)
 end
---- Deletes an invite's record from the host store (as mod_invites' use() does); false when storage failed (logged).
-function ____exports.delete_account_invite_record(token)
+--- Deletes one entry of mod_invites' store (nil user: the host's); false when storage failed (logged as "Could not delete `what`").
+local function delete_entry(what, username, token)
 	local ok, deleted, err = pcall(function()
 		if by_token == nil then
 			by_token = module:open_store("invite_token", "map")
 		end
-		local done, problem = by_token:set(nil, token, nil)
+		local done, problem = by_token:set(username, token, nil)
 		return done == true, problem
 	end)
 	if not ok or not deleted then
 		local ____module_log_2 = module.log
-		local ____redact_result_1 = redact(token)
+		local ____what_1 = what
 		local ____ok_0
 		if ok then
 			____ok_0 = err
@@ -402,13 +402,29 @@ function ____exports.delete_account_invite_record(token)
 		____module_log_2(
 			module,
 			"warn",
-			"Could not delete invite %s from storage: %s",
-			____redact_result_1,
+			"Could not delete %s: %s",
+			____what_1,
 			____ok_0
 		)
 		return false
 	end
 	return true
+end
+--- Deletes one of `username`'s contact invites from that user's store (as mod_invites' use() does); false when storage failed (logged).
+function ____exports.delete_contact_invite_entry(username, token)
+	return delete_entry(
+		(("contact invite " .. redact(token)) .. " from the store of ") .. username,
+		username,
+		token
+	)
+end
+--- Deletes an invite's record from the host store (as mod_invites' use() does); false when storage failed (logged).
+function ____exports.delete_account_invite_record(token)
+	return delete_entry(
+		("invite " .. redact(token)) .. " from storage",
+		nil,
+		token
+	)
 end
 --- Every stored account invite (expired ones included), or nil when storage failed (logged).
 function ____exports.read_all_account_invites()
@@ -1617,6 +1633,8 @@ return ____exports
 ["invites"] = function(...)
 local ____exports = {}
 local ____invite_records = require("invite_records")
+local delete_account_invite_record = ____invite_records.delete_account_invite_record
+local delete_contact_invite_entry = ____invite_records.delete_contact_invite_entry
 local read_account_invite = ____invite_records.read_account_invite
 local read_contact_invite_expiry = ____invite_records.read_contact_invite_expiry
 local ____prosody_require = require("prosody_require")
@@ -1656,10 +1674,6 @@ local mirrored = (string.match(release, "^0%.12%.")) ~= nil or (string.match(rel
 if not mirrored then
 	module:log("info", "mod_invites of Prosody %s was not checked against this module: invites are checked by mod_invites itself (one more read of its store per registration)", prosody.version or "(unknown version)")
 end
---- The user store of mod_invites: token → expiry time of the user's contact invites.
-local function contact_invite_store()
-	return module:open_store("invite_token", "map")
-end
 --- mod_invites' `use()` of a valid invite, for the invites built here from
 -- a record read in its store: a single-use invite is deleted from the host
 -- store, and a contact invite from its user's store too (mod_invites
@@ -1670,21 +1684,10 @@ local function use_stored_invite(self)
 	if self.reusable == true then
 		return true
 	end
-	local store = contact_invite_store()
 	if self.username ~= nil then
-		local removed, err = store:set(self.username, self.token, nil)
-		if removed == nil then
-			module:log(
-				"warn",
-				"Could not delete contact invite %s from the store of %s: %s",
-				redact(self.token),
-				self.username,
-				err
-			)
-		end
+		delete_contact_invite_entry(self.username, self.token)
 	end
-	local deleted = store:set(nil, self.token, nil)
-	return deleted == true
+	return delete_account_invite_record(self.token)
 end
 --- What mod_invites' `get(token)` returns for account registration, built
 -- from the record already read (its get() in 0.12.3, 13.0.1 and 13.0.6:

@@ -72,18 +72,28 @@ export function read_contact_invite_expiry(username: string, token: string): Lua
 	});
 }
 
-/** Deletes an invite's record from the host store (as mod_invites' use() does); false when storage failed (logged). */
-export function delete_account_invite_record(token: string): boolean {
+/** Deletes one entry of mod_invites' store (nil user: the host's); false when storage failed (logged as "Could not delete `what`"). */
+function delete_entry(what: string, username: string | undefined, token: string): boolean {
 	const [ok, deleted, err] = pcall(() => {
 		by_token ??= module.open_store<InviteRecord>("invite_token", "map");
-		const [done, problem] = by_token.set(undefined, token, undefined);
+		const [done, problem] = by_token.set(username, token, undefined);
 		return $multi(done === true, problem); // only true is success (a driver may answer false, err)
 	});
 	if (!ok || !deleted) {
-		module.log("warn", "Could not delete invite %s from storage: %s", redact(token), ok ? err : deleted);
+		module.log("warn", "Could not delete %s: %s", what, ok ? err : deleted);
 		return false;
 	}
 	return true;
+}
+
+/** Deletes one of `username`'s contact invites from that user's store (as mod_invites' use() does); false when storage failed (logged). */
+export function delete_contact_invite_entry(username: string, token: string): boolean {
+	return delete_entry(`contact invite ${redact(token)} from the store of ${username}`, username, token);
+}
+
+/** Deletes an invite's record from the host store (as mod_invites' use() does); false when storage failed (logged). */
+export function delete_account_invite_record(token: string): boolean {
+	return delete_entry(`invite ${redact(token)} from storage`, undefined, token);
 }
 
 /** Every stored account invite (expired ones included), or nil when storage failed (logged). */

@@ -9,7 +9,7 @@
  * of every pending invite). spec/build/mod_invites_mirror.test.ts fails
  * when a Prosody version's get() or use() is not the one mirrored here.
  */
-import { read_account_invite, read_contact_invite_expiry, type RecordProblem } from "./invite_records";
+import { delete_account_invite_record, delete_contact_invite_entry, read_account_invite, read_contact_invite_expiry, type RecordProblem } from "./invite_records";
 import { jid } from "./prosody_require";
 import { redact } from "./tokens";
 import type { InviteError, InviteRecord, ModInvites, ValidInvite } from "./types/mod_invites";
@@ -55,11 +55,6 @@ if (!mirrored) {
 	module.log("info", "mod_invites of Prosody %s was not checked against this module: invites are checked by mod_invites itself (one more read of its store per registration)", prosody.version ?? "(unknown version)");
 }
 
-/** The user store of mod_invites: token → expiry time of the user's contact invites. */
-function contact_invite_store() {
-	return module.open_store<number>("invite_token", "map");
-}
-
 /**
  * mod_invites' `use()` of a valid invite, for the invites built here from
  * a record read in its store: a single-use invite is deleted from the host
@@ -72,15 +67,10 @@ function use_stored_invite(this: ValidInvite): boolean {
 	if (this.reusable === true) {
 		return true;
 	}
-	const store = contact_invite_store();
 	if (this.username !== undefined) {
-		const [removed, err] = store.set(this.username, this.token, undefined);
-		if (removed === undefined) {
-			module.log("warn", "Could not delete contact invite %s from the store of %s: %s", redact(this.token), this.username, err);
-		}
+		delete_contact_invite_entry(this.username, this.token);
 	}
-	const [deleted] = store.set(undefined, this.token, undefined);
-	return deleted === true;
+	return delete_account_invite_record(this.token);
 }
 
 /**
